@@ -1,0 +1,1 @@
+"""Accounts: sign-up, login, profile, ARCO, institutions and memberships, API tokens."""

@@ -1,0 +1,232 @@
+"""JSON API of accounts: tokens, me, institutions and members (thin: services do the work)."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from flask import current_app
+from flask.views import MethodView
+from sqlalchemy import select
+
+from accounts import services
+from core.api import ApiBlueprint, api_abort, api_user, auth_required
+from core.choices import GovernmentOrder, InstitutionRole
+from core.exceptions import DomainError
+from core.extensions import db, limiter
+from core.models import ApiToken, Institution
+from core.permissions import can
+
+blp = ApiBlueprint(
+    "accounts_api",
+    __name__,
+    description="Tokens, the signed-in person, institutions and their members.",
+)
+SECURED = [{"bearerAuth": []}]
+
+
+class TokenRequestSchema(ma.Schema):
+    email = ma.fields.Email(required=True)
+    password = ma.fields.String(required=True, load_only=True)
+    name = ma.fields.String(load_default="API", validate=ma.validate.Length(max=100))
+
+
+class NewTokenSchema(ma.Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    token = ma.fields.String(metadata={"description": "Shown once; store it safely."})
+
+
+class TokenSchema(ma.Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    prefix = ma.fields.String()
+    created_at = ma.fields.DateTime()
+    last_used_at = ma.fields.DateTime(allow_none=True)
+
+
+class MembershipSchema(ma.Schema):
+    institution = ma.fields.Function(lambda m: m.institution.slug)
+    role = ma.fields.String()
+
+
+class MeSchema(ma.Schema):
+    id = ma.fields.Integer()
+    email = ma.fields.String()
+    name = ma.fields.String()
+    sector = ma.fields.String(allow_none=True)
+    state = ma.fields.String(allow_none=True)
+    locale = ma.fields.String()
+    timezone = ma.fields.String()
+    is_admin = ma.fields.Boolean()
+    verified = ma.fields.Boolean(attribute="is_verified")
+    memberships = ma.fields.List(ma.fields.Nested(MembershipSchema))
+
+
+class InstitutionSchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True)
+    slug = ma.fields.String(
+        required=True,
+        validate=[ma.validate.Length(min=2, max=64), ma.validate.Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")],
+    )
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    acronym = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=32))
+    government_order = ma.fields.String(
+        load_default="federal", validate=ma.validate.OneOf([o.value for o in GovernmentOrder])
+    )
+    timezone = ma.fields.String(load_default=None)
+    website = ma.fields.Url(allow_none=True)
+    catalogue_url = ma.fields.Url(allow_none=True)
+    description = ma.fields.String(allow_none=True)
+
+
+class MemberSchema(ma.Schema):
+    id = ma.fields.Integer()
+    user_id = ma.fields.Integer()
+    name = ma.fields.Function(lambda m: m.user.name)
+    email = ma.fields.Function(lambda m: m.user.email)
+    role = ma.fields.String()
+
+
+class InvitationRequestSchema(ma.Schema):
+    email = ma.fields.Email(required=True)
+    role = ma.fields.String(required=True, validate=ma.validate.OneOf([r.value for r in InstitutionRole]))
+
+
+class InvitationSchema(ma.Schema):
+    id = ma.fields.Integer()
+    email = ma.fields.String()
+    role = ma.fields.String()
+    expires_at = ma.fields.DateTime()
+
+
+def _domain_abort(exc: DomainError):
+    fields = {exc.field: [str(exc.message)]} if exc.field else None
+    api_abort(exc.status, str(exc.message), code=exc.code, fields=fields)
+
+
+def _institution_or_404(slug: str) -> Institution:
+    institution = db.session.execute(select(Institution).where(Institution.slug == slug)).scalar_one_or_none()
+    if institution is None:
+        api_abort(404, f"No institution '{slug}'.")
+    return institution
+
+
+def _require(action: str, obj=None) -> None:
+    if not can(api_user(), action, obj):
+        api_abort(403, "You are not allowed to do this.")
+
+
+def _auth_limit_key() -> str:
+    from flask import request
+
+    payload = request.get_json(silent=True) or {}
+    email = payload.get("email") if isinstance(payload, dict) else ""
+    return f"account:{str(email or '').strip().lower()}"
+
+
+@blp.route("/tokens")
+class Tokens(MethodView):
+    decorators = [
+        limiter.limit(
+            lambda: current_app.config["LIMIT_AUTH_PER_ACCOUNT"], key_func=_auth_limit_key, methods=["POST"]
+        ),
+        limiter.limit(lambda: current_app.config["LIMIT_AUTH_PER_IP"], methods=["POST"]),
+    ]
+
+    @blp.arguments(TokenRequestSchema)
+    @blp.response(201, NewTokenSchema)
+    def post(self, payload):
+        """Exchange email and password for a bearer token."""
+        user = services.authenticate(payload["email"], payload["password"])
+        if user is None:
+            api_abort(401, "The email or the password is not correct.", code="invalid_credentials")
+        token, raw = services.issue_api_token(user, payload.get("name") or "API")
+        return {"id": token.id, "name": token.name, "token": raw}
+
+    @blp.doc(security=SECURED)
+    @blp.response(200, TokenSchema(many=True))
+    @auth_required
+    def get(self):
+        """My active tokens (never their values)."""
+        return services.active_tokens(api_user())
+
+
+@blp.route("/tokens/<int:token_id>")
+class TokenItem(MethodView):
+    @blp.doc(security=SECURED)
+    @blp.response(204)
+    @auth_required
+    def delete(self, token_id: int):
+        """Revoke one of my tokens."""
+        token = db.session.get(ApiToken, token_id)
+        if token is None or token.revoked_at is not None:
+            api_abort(404, "No such token.")
+        _require("token.revoke", token)
+        services.revoke_api_token(api_user(), token)
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @blp.doc(security=SECURED)
+    @blp.response(200, MeSchema)
+    @auth_required
+    def get(self):
+        """The person the token belongs to."""
+        return api_user()
+
+
+@blp.route("/institutions")
+class Institutions(MethodView):
+    @blp.response(200, InstitutionSchema(many=True))
+    def get(self):
+        """All institutions (public)."""
+        return db.session.execute(select(Institution).order_by(Institution.name)).scalars().all()
+
+    @blp.doc(security=SECURED)
+    @blp.arguments(InstitutionSchema)
+    @blp.response(201, InstitutionSchema)
+    @auth_required
+    def post(self, payload):
+        """Register an institution (platform admins)."""
+        _require("institution.create")
+        slug = payload.pop("slug")
+        payload["timezone"] = payload.get("timezone") or current_app.config["DEFAULT_TIMEZONE"]
+        try:
+            return services.create_institution(api_user(), slug=slug, **payload)
+        except DomainError as exc:
+            _domain_abort(exc)
+
+
+@blp.route("/institutions/<slug>")
+class InstitutionItem(MethodView):
+    @blp.response(200, InstitutionSchema)
+    def get(self, slug: str):
+        """One institution (public)."""
+        return _institution_or_404(slug)
+
+
+@blp.route("/institutions/<slug>/members")
+class Members(MethodView):
+    @blp.doc(security=SECURED)
+    @blp.response(200, MemberSchema(many=True))
+    @auth_required
+    def get(self, slug: str):
+        """The institution's members (its liaisons and staff, and admins)."""
+        institution = _institution_or_404(slug)
+        _require("institution.members.view", institution)
+        return services.members_of(institution)
+
+
+@blp.route("/institutions/<slug>/invitations")
+class Invitations(MethodView):
+    @blp.doc(security=SECURED)
+    @blp.arguments(InvitationRequestSchema)
+    @blp.response(201, InvitationSchema)
+    @auth_required
+    def post(self, payload, slug: str):
+        """Invite someone by email (the institution's liaisons, and admins)."""
+        institution = _institution_or_404(slug)
+        _require("institution.members.manage", institution)
+        try:
+            return services.invite_member(api_user(), institution, payload["email"], payload["role"])
+        except DomainError as exc:
+            _domain_abort(exc)

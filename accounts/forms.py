@@ -1,0 +1,190 @@
+"""Forms of the accounts domain (labels and messages in es-MX via Babel)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileSize
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.validators import URL, DataRequired, Email, EqualTo, Length, Optional, Regexp, ValidationError
+
+from core.choices import (
+    GOVERNMENT_ORDER_LABELS,
+    LOCALES,
+    MEXICAN_STATES,
+    ROLE_LABELS,
+    SECTOR_LABELS,
+)
+from core.security import password_problem
+from core.timeutil import is_valid_timezone, mexican_timezones
+
+REQUIRED = _l("Este campo es obligatorio.")
+EMAIL_INVALID = _l("Escribe un correo electrónico válido.")
+
+
+def _sector_choices():
+    return [("", _l("Elige tu sector"))] + [(key.value, label) for key, label in SECTOR_LABELS.items()]
+
+
+def _state_choices():
+    return [("", _l("Prefiero no decirlo"))] + [(state, state) for state in MEXICAN_STATES]
+
+
+def _timezone_choices():
+    return [(zone, zone.replace("_", " ")) for zone in mexican_timezones()] + [("UTC", "UTC")]
+
+
+class NewPassword:
+    """WTForms validator applying the password policy."""
+
+    def __init__(self, email_field: str | None = "email"):
+        self.email_field = email_field
+
+    def __call__(self, form, field):
+        email = ""
+        if self.email_field and self.email_field in form:
+            email = form[self.email_field].data or ""
+        problem = password_problem(field.data or "", email=email)
+        if problem:
+            raise ValidationError(str(problem))
+
+
+def _timezone_valid(form, field):
+    if not is_valid_timezone(field.data or ""):
+        raise ValidationError(_l("Elige una zona horaria válida."))
+
+
+class SignUpForm(FlaskForm):
+    name = StringField(_l("Nombre completo"), validators=[DataRequired(REQUIRED), Length(max=200)])
+    email = EmailField(
+        _l("Correo electrónico"), validators=[DataRequired(REQUIRED), Email(EMAIL_INVALID), Length(max=254)]
+    )
+    password = PasswordField(
+        _l("Contraseña"),
+        validators=[DataRequired(REQUIRED), NewPassword()],
+        description=_l("Al menos 10 caracteres. Evita contraseñas comunes."),
+    )
+    sector = SelectField(
+        _l("Sector"), choices=_sector_choices, validators=[DataRequired(_l("Elige tu sector."))]
+    )
+    state = SelectField(_l("Entidad federativa (opcional)"), choices=_state_choices, validators=[Optional()])
+    accept_privacy = BooleanField(
+        _l("He leído y acepto el aviso de privacidad"),
+        validators=[DataRequired(_l("Debes aceptar el aviso de privacidad."))],
+    )
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(_l("Correo electrónico"), validators=[DataRequired(REQUIRED), Email(EMAIL_INVALID)])
+    password = PasswordField(_l("Contraseña"), validators=[DataRequired(REQUIRED)])
+    remember = BooleanField(_l("Mantener la sesión iniciada en este equipo"))
+
+
+class EmailOnlyForm(FlaskForm):
+    email = EmailField(_l("Correo electrónico"), validators=[DataRequired(REQUIRED), Email(EMAIL_INVALID)])
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField(
+        _l("Nueva contraseña"),
+        validators=[DataRequired(REQUIRED), NewPassword(email_field=None)],
+        description=_l("Al menos 10 caracteres. Evita contraseñas comunes."),
+    )
+    confirm = PasswordField(
+        _l("Confirma la nueva contraseña"),
+        validators=[DataRequired(REQUIRED), EqualTo("password", _l("Las contraseñas no coinciden."))],
+    )
+
+
+class ProfileForm(FlaskForm):
+    name = StringField(_l("Nombre completo"), validators=[DataRequired(REQUIRED), Length(max=200)])
+    sector = SelectField(
+        _l("Sector"), choices=_sector_choices, validators=[DataRequired(_l("Elige tu sector."))]
+    )
+    state = SelectField(_l("Entidad federativa (opcional)"), choices=_state_choices, validators=[Optional()])
+    locale = SelectField(_l("Idioma"), choices=list(LOCALES.items()))
+    timezone = SelectField(_l("Zona horaria"), choices=_timezone_choices, validators=[_timezone_valid])
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(_l("Contraseña actual"), validators=[DataRequired(REQUIRED)])
+    new_password = PasswordField(
+        _l("Nueva contraseña"),
+        validators=[DataRequired(REQUIRED), NewPassword(email_field=None)],
+        description=_l("Al menos 10 caracteres. Evita contraseñas comunes."),
+    )
+
+
+class DeleteAccountForm(FlaskForm):
+    password = PasswordField(_l("Tu contraseña, para confirmar"), validators=[DataRequired(REQUIRED)])
+    confirm = BooleanField(
+        _l("Entiendo que mis datos personales se borrarán y no podré recuperar la cuenta"),
+        validators=[DataRequired(_l("Confirma que entiendes lo que pasará."))],
+    )
+
+
+class TokenForm(FlaskForm):
+    name = StringField(
+        _l("Nombre del token"),
+        validators=[DataRequired(REQUIRED), Length(max=100)],
+        description=_l("Para reconocerlo después, p. ej. «script de reportes»."),
+    )
+
+
+class InstitutionForm(FlaskForm):
+    name = StringField(_l("Nombre"), validators=[DataRequired(REQUIRED), Length(max=200)])
+    acronym = StringField(_l("Siglas"), validators=[Optional(), Length(max=32)])
+    slug = StringField(
+        _l("Identificador en la dirección web"),
+        validators=[
+            DataRequired(REQUIRED),
+            Length(min=2, max=64),
+            Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", message=_l("Usa solo minúsculas, números y guiones.")),
+        ],
+        description=_l("Por ejemplo «inegi»; aparece en /institutions/inegi."),
+    )
+    government_order = SelectField(
+        _l("Orden de gobierno"),
+        choices=[(key.value, label) for key, label in GOVERNMENT_ORDER_LABELS.items()],
+    )
+    timezone = SelectField(
+        _l("Zona horaria predeterminada"), choices=_timezone_choices, validators=[_timezone_valid]
+    )
+    website = StringField(
+        _l("Sitio web"),
+        validators=[
+            Optional(),
+            URL(message=_l("Escribe una dirección web completa, con https://.")),
+            Length(max=500),
+        ],
+    )
+    catalogue_url = StringField(
+        _l("Catálogo de datos abiertos"),
+        validators=[
+            Optional(),
+            URL(message=_l("Escribe una dirección web completa, con https://.")),
+            Length(max=500),
+        ],
+        description=_l("Por ejemplo, su página en datos.gob.mx."),
+    )
+    description = TextAreaField(_l("Descripción"), validators=[Optional(), Length(max=5000)])
+    logo = FileField(
+        _l("Logotipo (PNG o JPEG, hasta 1 MB; opcional)"),
+        validators=[
+            FileAllowed(["png", "jpg", "jpeg"], _l("El logotipo debe ser PNG o JPEG.")),
+            FileSize(max_size=1024 * 1024, message=_l("El logotipo no puede pesar más de 1 MB.")),
+        ],
+    )
+
+
+class InviteForm(FlaskForm):
+    email = EmailField(_l("Correo electrónico"), validators=[DataRequired(REQUIRED), Email(EMAIL_INVALID)])
+    role = SelectField(_l("Rol"), choices=[(key.value, label) for key, label in ROLE_LABELS.items()])
+
+
+class RoleForm(FlaskForm):
+    role = SelectField(_l("Rol"), choices=[(key.value, label) for key, label in ROLE_LABELS.items()])
+
+
+class ConfirmForm(FlaskForm):
+    """An empty form: a button whose POST carries only the CSRF token."""

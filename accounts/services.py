@@ -1,0 +1,725 @@
+"""Account and institution workflows; each public function is one unit of work."""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from accounts.models import Invitation
+from core import audit
+from core.choices import InstitutionRole, Sector
+from core.exceptions import DomainError
+from core.extensions import db
+from core.models import ApiToken, AuditEntry, Institution, Membership, User, new_auth_id
+from core.security import (
+    BadLink,
+    fingerprint,
+    hash_password,
+    password_needs_rehash,
+    password_problem,
+    sign,
+    token_digest,
+    unsign,
+    unusable_password,
+    verify_password,
+)
+from core.timeutil import is_valid_timezone, utcnow
+from core.urls import external_url
+from notifications.services import erase_recipient, notifications_for, notify
+
+VERIFY_PURPOSE = "verify-email"
+RESET_PURPOSE = "reset-password"
+
+
+def normalise_email(email: str) -> str:
+    """The canonical form of an address, as stored and compared."""
+    return email.strip().lower()
+
+
+def check_email(email: str) -> str:
+    """A normalised, syntactically valid email address, or DomainError."""
+    try:
+        result = validate_email(email.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise DomainError(_l("Escribe un correo electrónico válido."), field="email", status=422) from exc
+    return normalise_email(result.normalized)
+
+
+def check_new_password(password: str, *, email: str = "", field: str = "password") -> None:
+    """Apply the password policy to a new password."""
+    problem = password_problem(password, email=email)
+    if problem:
+        raise DomainError(problem, field=field, status=422)
+
+
+def find_user(email: str) -> User | None:
+    """The active account with this email, if any."""
+    return db.session.execute(
+        select(User).where(User.email == normalise_email(email), User.deleted_at.is_(None))
+    ).scalar_one_or_none()
+
+
+# --- sign-up and verification ------------------------------------------------
+
+
+@dataclass
+class SignUp:
+    name: str
+    email: str
+    password: str
+    sector: str
+    state: str | None
+    accepted_privacy: bool
+    locale: str
+    timezone: str
+
+
+def sign_up(data: SignUp) -> User | None:
+    """Create an unverified account and send the verification email.
+
+    When the address already has an account, nothing is created and its owner is
+    told by email instead; the caller shows the same answer either way.
+    """
+    email = check_email(data.email)
+    check_new_password(data.password, email=email)
+    if not data.accepted_privacy:
+        raise DomainError(_l("Debes aceptar el aviso de privacidad."), field="accept_privacy", status=422)
+    if data.sector not in Sector.__members__:
+        raise DomainError(_l("Elige un sector de la lista."), field="sector", status=422)
+    existing = find_user(email)
+    if existing is not None:
+        notify(
+            to=existing,
+            kind="account.exists",
+            subject=_l("Alguien intentó crear una cuenta con tu correo"),
+            template="accounts/email/account_exists",
+            dedupe_key=f"account-exists:{existing.id}:{utcnow():%Y%m%d%H}",
+            context={
+                "login_url": external_url("accounts.login"),
+                "reset_url": external_url("accounts.forgot_password"),
+            },
+        )
+        db.session.commit()
+        return None
+    now = utcnow()
+    user = User(
+        email=email,
+        name=data.name.strip(),
+        password_hash=hash_password(data.password),
+        sector=Sector(data.sector),
+        state=data.state or None,
+        locale=data.locale,
+        timezone=data.timezone
+        if is_valid_timezone(data.timezone)
+        else current_app.config["DEFAULT_TIMEZONE"],
+        privacy_version=current_app.config["PRIVACY_NOTICE_VERSION"],
+        privacy_accepted_at=now,
+    )
+    db.session.add(user)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # A simultaneous sign-up with the same address won the race: same answer.
+        db.session.rollback()
+        return None
+    _notify_verification(user)
+    db.session.commit()
+    return user
+
+
+def _notify_verification(user: User) -> None:
+    token = sign({"uid": user.id, "email": user.email}, purpose=VERIFY_PURPOSE)
+    notify(
+        to=user,
+        kind="account.verify",
+        subject=_l("Confirma tu correo en Promueve"),
+        template="accounts/email/verify",
+        dedupe_key=f"verify:{user.id}:{time.time_ns()}",
+        context={"verify_url": external_url("accounts.verify_email", token=token), "hours": 48},
+    )
+
+
+def resend_verification(email: str) -> None:
+    """Send a fresh verification link if the address has an unverified account."""
+    user = find_user(email)
+    if user is not None and not user.is_verified:
+        _notify_verification(user)
+        db.session.commit()
+
+
+def verify_email(token: str) -> User:
+    """Mark the account of a verification link as verified (idempotent)."""
+    payload = unsign(token, purpose=VERIFY_PURPOSE, max_age=current_app.config["VERIFY_LINK_MAX_AGE"])
+    user = db.session.get(User, payload.get("uid"))
+    if user is None or user.deleted_at is not None or user.email != payload.get("email"):
+        raise BadLink(expired=False)
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()
+        db.session.commit()
+    return user
+
+
+# --- login and passwords -----------------------------------------------------
+
+_DUMMY_HASH: str | None = None
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The account these credentials open, rehashing the password when needed."""
+    global _DUMMY_HASH
+    user = find_user(email)
+    if user is None:
+        # Spend the same time as a real check so timing does not reveal accounts.
+        if _DUMMY_HASH is None:
+            _DUMMY_HASH = hash_password(secrets.token_hex(8))
+        verify_password(_DUMMY_HASH, password)
+        return None
+    if not verify_password(user.password_hash, password):
+        return None
+    if password_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = utcnow()
+    db.session.commit()
+    return user
+
+
+def request_password_reset(email: str) -> None:
+    """Email a single-use reset link valid one hour, if the account exists."""
+    user = find_user(email)
+    if user is None:
+        return
+    token = sign({"uid": user.id, "fp": fingerprint(user.password_hash)}, purpose=RESET_PURPOSE)
+    notify(
+        to=user,
+        kind="account.reset",
+        subject=_l("Restablece tu contraseña de Promueve"),
+        template="accounts/email/reset",
+        dedupe_key=f"reset:{user.id}:{time.time_ns()}",
+        context={"reset_url": external_url("accounts.reset_password", token=token), "minutes": 60},
+    )
+    db.session.commit()
+
+
+def user_for_reset(token: str) -> User:
+    """The account a reset link is for; BadLink when used, forged or expired."""
+    payload = unsign(token, purpose=RESET_PURPOSE, max_age=current_app.config["RESET_LINK_MAX_AGE"])
+    user = db.session.get(User, payload.get("uid"))
+    if user is None or user.deleted_at is not None:
+        raise BadLink(expired=False)
+    # The link carries a fingerprint of the old hash: once the password changes
+    # the same link no longer matches, which makes it single-use.
+    if not secrets.compare_digest(str(payload.get("fp", "")), fingerprint(user.password_hash)):
+        raise BadLink(expired=False)
+    return user
+
+
+def reset_password(token: str, new_password: str) -> User:
+    """Set a new password from a reset link and sign out every other session."""
+    user = user_for_reset(token)
+    check_new_password(new_password, email=user.email)
+    user.password_hash = hash_password(new_password)
+    user.auth_id = new_auth_id()
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()  # the link proved the mailbox
+    db.session.commit()
+    return user
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    """Change the password after checking the current one."""
+    if not verify_password(user.password_hash, current):
+        raise DomainError(_l("La contraseña actual no es correcta."), field="current_password", status=422)
+    check_new_password(new, email=user.email, field="new_password")
+    user.password_hash = hash_password(new)
+    user.auth_id = new_auth_id()
+    db.session.commit()
+
+
+# --- profile and ARCO --------------------------------------------------------
+
+
+def update_profile(
+    user: User, *, name: str, locale: str, timezone: str, sector: str, state: str | None
+) -> None:
+    """Save the editable parts of a profile."""
+    if not is_valid_timezone(timezone):
+        raise DomainError(_l("Elige una zona horaria válida."), field="timezone", status=422)
+    user.name = name.strip()
+    user.locale = locale
+    user.timezone = timezone
+    user.sector = Sector(sector)
+    user.state = state or None
+    db.session.commit()
+
+
+# Other domains add their sections of a person's data through this registry.
+PERSONAL_DATA_SECTIONS: dict[str, Any] = {}
+ERASERS: list[Any] = []
+
+
+def export_personal_data(user: User) -> dict[str, Any]:
+    """Everything Promueve holds about a person (ARCO: access)."""
+    tokens = db.session.execute(select(ApiToken).where(ApiToken.user_id == user.id)).scalars()
+    actions = db.session.execute(
+        select(AuditEntry).where(AuditEntry.actor_id == user.id).order_by(AuditEntry.id)
+    ).scalars()
+    data: dict[str, Any] = {
+        "generated_at": utcnow().isoformat(),
+        "account": {
+            "id": user.id,
+            "email": user.email,
+            "name": user.name,
+            "sector": str(user.sector) if user.sector else None,
+            "state": user.state,
+            "locale": user.locale,
+            "timezone": user.timezone,
+            "is_admin": user.is_admin,
+            "email_verified_at": user.email_verified_at.isoformat() if user.email_verified_at else None,
+            "created_at": user.created_at.isoformat(),
+            "last_login_at": user.last_login_at.isoformat() if user.last_login_at else None,
+            "privacy_notice": {
+                "version": user.privacy_version,
+                "accepted_at": user.privacy_accepted_at.isoformat() if user.privacy_accepted_at else None,
+            },
+        },
+        "memberships": [
+            {"institution": m.institution.slug, "role": str(m.role), "since": m.created_at.isoformat()}
+            for m in user.memberships
+        ],
+        "api_tokens": [
+            {
+                "name": t.name,
+                "prefix": t.prefix,
+                "created_at": t.created_at.isoformat(),
+                "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+                "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
+            }
+            for t in tokens
+        ],
+        "emails": notifications_for(user.id),
+        "actions_recorded": [
+            {"action": a.action, "object": f"{a.object_type}:{a.object_id}", "at": a.created_at.isoformat()}
+            for a in actions
+        ],
+    }
+    for name, collect in PERSONAL_DATA_SECTIONS.items():
+        data[name] = collect(user)
+    return data
+
+
+def delete_account(user: User, password: str) -> None:
+    """Erase a person's personal data, keeping anonymous aggregates (ARCO: cancel)."""
+    if not verify_password(user.password_hash, password):
+        raise DomainError(_l("La contraseña no es correcta."), field="password", status=422)
+    anonymous_email = f"deleted-{user.id}-{secrets.token_hex(4)}@invalid"
+    for membership in list(user.memberships):
+        audit.record(
+            "member.remove",
+            membership.institution,
+            actor=user,
+            details={"user_id": user.id, "role": str(membership.role), "reason": "account deleted"},
+        )
+        db.session.delete(membership)
+    for token in db.session.execute(select(ApiToken).where(ApiToken.user_id == user.id)).scalars():
+        token.revoked_at = token.revoked_at or utcnow()
+    erase_recipient(user.id, anonymous_email)
+    for erase in ERASERS:
+        erase(user)
+    user.email = anonymous_email
+    user.name = ""
+    user.state = None
+    user.password_hash = unusable_password()
+    user.auth_id = new_auth_id()
+    user.is_admin = False
+    user.deleted_at = utcnow()
+    audit.record("user.delete", user, actor=user)
+    db.session.commit()
+
+
+# --- API tokens --------------------------------------------------------------
+
+
+def issue_api_token(user: User, name: str = "") -> tuple[ApiToken, str]:
+    """Create a personal API token; the raw value is shown once and never stored."""
+    raw = "pmv_" + secrets.token_urlsafe(32)
+    token = ApiToken(
+        user_id=user.id,
+        name=(name or "API").strip()[:100],
+        token_hash=token_digest(raw),
+        prefix=raw[:10],
+    )
+    db.session.add(token)
+    db.session.flush()
+    audit.record("api_token.create", token, actor=user, details={"name": token.name})
+    db.session.commit()
+    return token, raw
+
+
+def active_tokens(user: User) -> list[ApiToken]:
+    """A person's tokens that still work."""
+    return list(
+        db.session.execute(
+            select(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            .order_by(ApiToken.created_at.desc())
+        ).scalars()
+    )
+
+
+def revoke_api_token(actor: User, token: ApiToken) -> None:
+    """Revoke a token (idempotent)."""
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        audit.record("api_token.revoke", token, actor=actor)
+        db.session.commit()
+
+
+# --- institutions and memberships --------------------------------------------
+
+INSTITUTION_FIELDS = (
+    "name",
+    "acronym",
+    "government_order",
+    "timezone",
+    "website",
+    "catalogue_url",
+    "description",
+)
+OPTIONAL_INSTITUTION_FIELDS = {"acronym", "website", "catalogue_url", "description"}
+
+
+def create_institution(actor: User | None, *, slug: str, **fields: Any) -> Institution:
+    """Create an institution (admins only; checked by the caller's policy call)."""
+    slug = slug.strip().lower()
+    if db.session.execute(select(Institution.id).where(Institution.slug == slug)).first():
+        raise DomainError(_l("Ya existe una institución con ese identificador."), field="slug")
+    institution = Institution(slug=slug)
+    _apply_institution_fields(institution, fields)
+    db.session.add(institution)
+    try:
+        db.session.flush()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise DomainError(_l("Ya existe una institución con ese identificador."), field="slug") from exc
+    audit.record("institution.create", institution, actor=actor, details={"slug": slug})
+    db.session.commit()
+    return institution
+
+
+def update_institution(actor: User, institution: Institution, **fields: Any) -> None:
+    """Edit an institution's public details."""
+    changed = _apply_institution_fields(institution, fields)
+    if changed:
+        audit.record("institution.update", institution, actor=actor, details={"fields": changed})
+    db.session.commit()
+
+
+def _apply_institution_fields(institution: Institution, fields: dict[str, Any]) -> list[str]:
+    changed = []
+    if "timezone" in fields and fields["timezone"] and not is_valid_timezone(fields["timezone"]):
+        raise DomainError(_l("Elige una zona horaria válida."), field="timezone", status=422)
+    for key in INSTITUTION_FIELDS:
+        if fields.get(key) is None:
+            continue
+        value = fields[key].strip() if isinstance(fields[key], str) else fields[key]
+        if key in OPTIONAL_INSTITUTION_FIELDS:
+            value = value or None
+        if getattr(institution, key) != value:
+            changed.append(key)
+            setattr(institution, key, value)
+    if fields.get("logo") is not None:
+        institution.logo, institution.logo_type = fields["logo"]
+        changed.append("logo")
+    return changed
+
+
+def members_of(institution: Institution) -> list[Membership]:
+    """An institution's members with their accounts, liaisons first."""
+    return list(
+        db.session.execute(
+            select(Membership)
+            .join(Membership.user)
+            .where(Membership.institution_id == institution.id)
+            .order_by(Membership.role, User.name)
+        ).scalars()
+    )
+
+
+def open_invitations(institution: Institution) -> list[Invitation]:
+    """Invitations not yet accepted, revoked or expired."""
+    return list(
+        db.session.execute(
+            select(Invitation)
+            .where(
+                Invitation.institution_id == institution.id,
+                Invitation.accepted_at.is_(None),
+                Invitation.revoked_at.is_(None),
+                Invitation.expires_at > utcnow(),
+            )
+            .order_by(Invitation.created_at.desc())
+        ).scalars()
+    )
+
+
+def invite_member(actor: User, institution: Institution, email: str, role: str) -> Invitation:
+    """Invite an address to take `role` in the institution (email with a link)."""
+    email = check_email(email)
+    role = InstitutionRole(role)
+    existing_user = find_user(email)
+    if existing_user is not None and existing_user.role_in(institution.id) is not None:
+        raise DomainError(_l("Esa persona ya es parte de la institución."), field="email")
+    # Replace an older open invitation for the same address.
+    for old in db.session.execute(
+        select(Invitation).where(
+            Invitation.institution_id == institution.id,
+            Invitation.email == email,
+            Invitation.accepted_at.is_(None),
+            Invitation.revoked_at.is_(None),
+        )
+    ).scalars():
+        old.revoked_at = utcnow()
+    db.session.flush()
+    raw = secrets.token_urlsafe(32)
+    invitation = Invitation(
+        institution_id=institution.id,
+        email=email,
+        role=role,
+        token_hash=token_digest(raw),
+        invited_by_id=actor.id if actor else None,
+        expires_at=utcnow() + timedelta(seconds=current_app.config["INVITATION_MAX_AGE"]),
+    )
+    db.session.add(invitation)
+    db.session.flush()
+    audit.record("member.invite", institution, actor=actor, details={"email": email, "role": str(role)})
+    notify(
+        to=existing_user or email,
+        kind="institution.invitation",
+        subject=_l("Te invitaron a %(institution)s en Promueve", institution=institution.name),
+        template="accounts/email/invitation",
+        dedupe_key=f"invitation:{invitation.id}",
+        context={
+            "institution": institution.display_name,
+            "role": str(role),
+            "inviter": actor.name if actor else "Promueve",
+            "accept_url": external_url("accounts.accept_invitation", token=raw),
+            "days": current_app.config["INVITATION_MAX_AGE"] // 86400,
+        },
+    )
+    db.session.commit()
+    return invitation
+
+
+def invitation_for(token: str) -> Invitation:
+    """The open invitation a link is for, or DomainError."""
+    invitation = db.session.execute(
+        select(Invitation).where(Invitation.token_hash == token_digest(token))
+    ).scalar_one_or_none()
+    if invitation is None or not invitation.is_open:
+        raise DomainError(_l("Esta invitación no es válida, ya se usó o caducó."), status=404)
+    return invitation
+
+
+def accept_invitation(user: User, token: str) -> Membership:
+    """Join an institution with the role of the invitation sent to this account's email."""
+    invitation = invitation_for(token)
+    if normalise_email(user.email) != invitation.email:
+        raise DomainError(
+            _l("Esta invitación es para %(email)s. Inicia sesión con esa cuenta.", email=invitation.email),
+            status=403,
+        )
+    membership = Membership(user_id=user.id, institution_id=invitation.institution_id, role=invitation.role)
+    db.session.add(membership)
+    invitation.accepted_at = utcnow()
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()  # the link reached this mailbox
+    try:
+        db.session.flush()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise DomainError(_l("Ya eres parte de esta institución.")) from exc
+    audit.record(
+        "member.join",
+        invitation.institution,
+        actor=user,
+        details={"user_id": user.id, "role": str(invitation.role), "invitation_id": invitation.id},
+    )
+    db.session.commit()
+    return membership
+
+
+def revoke_invitation(actor: User, invitation: Invitation) -> None:
+    """Withdraw an open invitation."""
+    if invitation.revoked_at is None and invitation.accepted_at is None:
+        invitation.revoked_at = utcnow()
+        audit.record(
+            "invitation.revoke", invitation.institution, actor=actor, details={"email": invitation.email}
+        )
+        db.session.commit()
+
+
+def _liaison_count(institution_id: int) -> int:
+    return db.session.execute(
+        select(func.count())
+        .select_from(Membership)
+        .where(Membership.institution_id == institution_id, Membership.role == InstitutionRole.liaison)
+    ).scalar_one()
+
+
+def change_member_role(actor: User, membership: Membership, role: str) -> None:
+    """Make a member liaison or staff; an institution never loses its last liaison."""
+    role = InstitutionRole(role)
+    if membership.role == role:
+        return
+    if membership.role == InstitutionRole.liaison and _liaison_count(membership.institution_id) <= 1:
+        raise DomainError(_l("La institución necesita al menos un Enlace de Datos Abiertos."))
+    old = membership.role
+    membership.role = role
+    audit.record(
+        "member.role_change",
+        membership.institution,
+        actor=actor,
+        details={"user_id": membership.user_id, "from": str(old), "to": str(role)},
+    )
+    db.session.commit()
+
+
+def remove_member(actor: User, membership: Membership) -> None:
+    """Remove someone from an institution (never the last liaison)."""
+    if membership.role == InstitutionRole.liaison and _liaison_count(membership.institution_id) <= 1:
+        raise DomainError(_l("La institución necesita al menos un Enlace de Datos Abiertos."))
+    audit.record(
+        "member.remove",
+        membership.institution,
+        actor=actor,
+        details={"user_id": membership.user_id, "role": str(membership.role)},
+    )
+    db.session.delete(membership)
+    db.session.commit()
+
+
+def add_member(actor: User | None, institution: Institution, user: User, role: str) -> Membership:
+    """Give an existing account a role directly (CLI and seed)."""
+    role = InstitutionRole(role)
+    membership = db.session.execute(
+        select(Membership).where(Membership.user_id == user.id, Membership.institution_id == institution.id)
+    ).scalar_one_or_none()
+    if membership is None:
+        membership = Membership(user_id=user.id, institution_id=institution.id, role=role)
+        db.session.add(membership)
+        audit.record("member.add", institution, actor=actor, details={"user_id": user.id, "role": str(role)})
+    elif membership.role != role:
+        audit.record(
+            "member.role_change",
+            institution,
+            actor=actor,
+            details={"user_id": user.id, "from": str(membership.role), "to": str(role)},
+        )
+        membership.role = role
+    db.session.commit()
+    return membership
+
+
+def audit_entries(limit: int = 200, institution_id: int | None = None) -> list[AuditEntry]:
+    """The newest audit entries, optionally for one institution."""
+    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if institution_id is not None:
+        query = query.where(AuditEntry.institution_id == institution_id)
+    return list(db.session.execute(query).scalars())
+
+
+# --- accounts made by operators (CLI, seed) -----------------------------------
+
+
+def create_user(
+    email: str,
+    password: str,
+    *,
+    name: str = "",
+    admin: bool = False,
+    verified: bool = False,
+    sector: str = "citizen",
+    check_password: bool = True,
+) -> User:
+    """Create an account without the sign-up flow (operators and imports)."""
+    email = check_email(email)
+    if check_password:
+        check_new_password(password, email=email)
+    if find_user(email) is not None:
+        raise DomainError(_l("Ya existe una cuenta con ese correo."), field="email")
+    if sector not in Sector.__members__:
+        raise DomainError(_l("Elige un sector de la lista."), field="sector", status=422)
+    now = utcnow()
+    user = User(
+        email=email,
+        name=name or email.split("@")[0],
+        password_hash=hash_password(password),
+        sector=Sector(sector),
+        is_admin=admin,
+        email_verified_at=now if verified else None,
+        locale=current_app.config["DEFAULT_LOCALE"],
+        timezone=current_app.config["DEFAULT_TIMEZONE"],
+    )
+    db.session.add(user)
+    db.session.flush()
+    if admin:
+        audit.record("user.admin_grant", user, actor=None, details={"via": "cli"})
+    return user
+
+
+SECTOR_ALIASES = {
+    "academia": "academia",
+    "sociedad civil": "civil_society",
+    "sector privado": "private_sector",
+    "gobierno": "government",
+    "periodismo": "journalism",
+    "ciudadania": "citizen",
+    "ciudadanía": "citizen",
+}
+
+
+def import_users(text: str) -> tuple[int, list[tuple[int, str]]]:
+    """Create verified accounts from CSV `email,name,password[,sector]` in one transaction.
+
+    Returns (created, errors by line). Nothing is saved when any row is bad.
+    """
+    reader = csv.reader(io.StringIO(text))
+    errors: list[tuple[int, str]] = []
+    created = 0
+    seen: set[str] = set()
+    for line_number, row in enumerate(reader, start=1):
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if line_number == 1 and row[0].strip().lower() == "email":
+            continue
+        if len(row) < 3:
+            errors.append((line_number, "expected email,name,password[,sector]"))
+            continue
+        email, name, password = (cell.strip() for cell in row[:3])
+        sector_raw = row[3].strip().lower() if len(row) > 3 and row[3].strip() else "citizen"
+        sector = SECTOR_ALIASES.get(sector_raw, sector_raw)
+        if normalise_email(email) in seen:
+            errors.append((line_number, f"{email}: repeated in the file"))
+            continue
+        seen.add(normalise_email(email))
+        try:
+            with db.session.begin_nested():
+                create_user(email, password, name=name, verified=True, sector=sector)
+            created += 1
+        except DomainError as exc:
+            errors.append((line_number, f"{email}: {exc.message}"))
+    if errors:
+        db.session.rollback()
+        return 0, errors
+    db.session.commit()
+    return created, []

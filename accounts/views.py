@@ -1,0 +1,572 @@
+"""HTML pages of accounts, profile, institutions and memberships (thin: services do the work)."""
+
+from __future__ import annotations
+
+import json
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import select
+from sqlalchemy.orm import undefer
+
+from accounts import services
+from accounts.forms import (
+    ChangePasswordForm,
+    ConfirmForm,
+    DeleteAccountForm,
+    EmailOnlyForm,
+    InstitutionForm,
+    InviteForm,
+    LoginForm,
+    ProfileForm,
+    ResetPasswordForm,
+    RoleForm,
+    SignUpForm,
+    TokenForm,
+)
+from accounts.models import Invitation
+from core.choices import GOVERNMENT_ORDER_LABELS, ROLE_LABELS, SECTOR_LABELS
+from core.exceptions import DomainError
+from core.extensions import db, limiter
+from core.i18n import current_locale_code
+from core.models import ApiToken, Institution, Membership
+from core.pages import safe_next
+from core.permissions import require
+from core.security import BadLink
+
+bp = Blueprint("accounts", __name__, template_folder="templates")
+
+
+def _ip_limit() -> str:
+    return current_app.config["LIMIT_AUTH_PER_IP"]
+
+
+def _account_limit() -> str:
+    return current_app.config["LIMIT_AUTH_PER_ACCOUNT"]
+
+
+def _account_key() -> str:
+    email = (request.form.get("email") or "").strip().lower()
+    return f"account:{email or (request.view_args and request.view_args.get('token', ''))}"
+
+
+def limit_auth(view):
+    """Rate-limit a credential-handling POST per IP and per account."""
+    view = limiter.limit(_account_limit, key_func=_account_key, methods=["POST"])(view)
+    return limiter.limit(_ip_limit, methods=["POST"])(view)
+
+
+def show_domain_error(form, exc: DomainError) -> None:
+    """Attach a service refusal to its form field, or flash it."""
+    if exc.field and exc.field in form:
+        form[exc.field].errors = [*form[exc.field].errors, str(exc.message)]
+    else:
+        flash(str(exc.message), "error")
+
+
+def _institution_or_404(slug: str) -> Institution:
+    institution = db.session.execute(select(Institution).where(Institution.slug == slug)).scalar_one_or_none()
+    if institution is None:
+        abort(404)
+    return institution
+
+
+# --- sign-up, verification, login --------------------------------------------
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+@limit_auth
+def signup():
+    """Create an account; answers the same whether or not the email is taken."""
+    if current_user.is_authenticated:
+        return redirect(url_for("accounts.profile"))
+    form = SignUpForm()
+    if form.validate_on_submit():
+        data = services.SignUp(
+            name=form.name.data,
+            email=form.email.data,
+            password=form.password.data,
+            sector=form.sector.data,
+            state=form.state.data,
+            accepted_privacy=form.accept_privacy.data,
+            locale=current_locale_code(),
+            timezone=current_app.config["DEFAULT_TIMEZONE"],
+        )
+        try:
+            services.sign_up(data)
+        except DomainError as exc:
+            show_domain_error(form, exc)
+        else:
+            return render_template(
+                "accounts/check_email.html", email=services.normalise_email(form.email.data)
+            )
+    return render_template("accounts/signup.html", form=form), 200 if not form.errors else 422
+
+
+@bp.get("/verify/<token>")
+def verify_email(token: str):
+    """Follow the link from the verification email."""
+    try:
+        user = services.verify_email(token)
+    except BadLink as exc:
+        message = (
+            _("El enlace de verificación caducó. Te enviamos uno nuevo si lo pides abajo.")
+            if exc.expired
+            else _("El enlace de verificación no es válido.")
+        )
+        flash(message, "error")
+        return redirect(url_for("accounts.resend_verification"))
+    flash(_("¡Listo! Tu correo %(email)s quedó verificado.", email=user.email), "success")
+    if current_user.is_authenticated:
+        return redirect(url_for("accounts.profile"))
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/verify/resend", methods=["GET", "POST"])
+@limit_auth
+def resend_verification():
+    """Ask for a new verification link."""
+    form = EmailOnlyForm()
+    if form.validate_on_submit():
+        services.resend_verification(form.email.data)
+        return render_template("accounts/check_email.html", email=services.normalise_email(form.email.data))
+    return render_template("accounts/resend.html", form=form)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limit_auth
+def login():
+    """Sign in with email and password; a new session is started."""
+    if current_user.is_authenticated:
+        return redirect(url_for("core.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = services.authenticate(form.email.data, form.password.data)
+        if user is None:
+            form.password.errors = [_("El correo o la contraseña no son correctos.")]
+        else:
+            next_url = safe_next(request.args.get("next"), url_for("core.home"))
+            language = session.get("locale")
+            session.clear()  # a fresh session: nothing from before login carries over
+            if language:
+                session["locale"] = language
+            login_user(user, remember=form.remember.data)
+            session.permanent = True
+            flash(_("Hola, %(name)s.", name=user.name), "success")
+            return redirect(next_url)
+    status = 422 if form.errors else 200
+    return render_template("accounts/login.html", form=form), status
+
+
+@bp.post("/logout")
+def logout():
+    """Sign out and forget the session."""
+    logout_user()
+    session.clear()
+    flash(_("Cerraste tu sesión."), "info")
+    return redirect(url_for("core.home"))
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limit_auth
+def forgot_password():
+    """Request a reset link; the answer never reveals whether the account exists."""
+    form = EmailOnlyForm()
+    if form.validate_on_submit():
+        services.request_password_reset(form.email.data)
+        return render_template("accounts/reset_sent.html", email=services.normalise_email(form.email.data))
+    return render_template("accounts/forgot.html", form=form)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@limit_auth
+def reset_password(token: str):
+    """Choose a new password from a single-use link."""
+    try:
+        services.user_for_reset(token)
+    except BadLink as exc:
+        flash(
+            _("El enlace para restablecer la contraseña caducó; pide uno nuevo.")
+            if exc.expired
+            else _("El enlace para restablecer la contraseña no es válido o ya se usó; pide uno nuevo."),
+            "error",
+        )
+        return redirect(url_for("accounts.forgot_password"))
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.reset_password(token, form.password.data)
+        except DomainError as exc:
+            show_domain_error(form, exc)
+        else:
+            logout_user()
+            flash(_("Tu contraseña cambió. Ya puedes iniciar sesión."), "success")
+            return redirect(url_for("accounts.login"))
+    return render_template("accounts/reset.html", form=form)
+
+
+# --- profile and ARCO ----------------------------------------------------------
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@login_required
+def profile():
+    """Edit name, language, time zone and sector."""
+    form = ProfileForm(obj=current_user)
+    if form.validate_on_submit():
+        try:
+            services.update_profile(
+                current_user,
+                name=form.name.data,
+                locale=form.locale.data,
+                timezone=form.timezone.data,
+                sector=form.sector.data,
+                state=form.state.data,
+            )
+        except DomainError as exc:
+            show_domain_error(form, exc)
+        else:
+            session["locale"] = form.locale.data
+            flash(_("Guardamos tu perfil."), "success")
+            return redirect(url_for("accounts.profile"))
+    return render_template(
+        "accounts/profile.html",
+        form=form,
+        password_form=ChangePasswordForm(),
+        resend_form=ConfirmForm(),
+        sector_labels=SECTOR_LABELS,
+    )
+
+
+@bp.post("/profile/password")
+@login_required
+def change_password():
+    """Change the password (signs out other sessions)."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(current_user, form.current_password.data, form.new_password.data)
+        except DomainError as exc:
+            show_domain_error(form, exc)
+        else:
+            login_user(current_user._get_current_object())
+            flash(_("Tu contraseña cambió."), "success")
+            return redirect(url_for("accounts.profile"))
+    return render_template(
+        "accounts/profile.html",
+        form=ProfileForm(obj=current_user),
+        password_form=form,
+        resend_form=ConfirmForm(),
+        sector_labels=SECTOR_LABELS,
+    ), 422
+
+
+@bp.post("/profile/verify")
+@login_required
+def send_verification_again():
+    """Send the signed-in person a new verification link."""
+    if ConfirmForm().validate_on_submit():
+        services.resend_verification(current_user.email)
+        flash(_("Te enviamos un nuevo enlace de verificación a %(email)s.", email=current_user.email), "info")
+    return redirect(url_for("accounts.profile"))
+
+
+@bp.get("/profile/data.json")
+@login_required
+def download_data():
+    """Download everything held about me as JSON (ARCO: access)."""
+    data = services.export_personal_data(current_user)
+    body = json.dumps(data, ensure_ascii=False, indent=2)
+    return Response(
+        body,
+        mimetype="application/json",
+        headers={"Content-Disposition": 'attachment; filename="promueve-mis-datos.json"'},
+    )
+
+
+@bp.route("/profile/delete", methods=["GET", "POST"])
+@login_required
+def delete_account():
+    """Delete my account: personal data erased, anonymous counts kept (ARCO: cancel)."""
+    form = DeleteAccountForm()
+    if form.validate_on_submit():
+        try:
+            services.delete_account(current_user, form.password.data)
+        except DomainError as exc:
+            show_domain_error(form, exc)
+        else:
+            logout_user()
+            session.clear()
+            flash(_("Eliminamos tu cuenta y tus datos personales."), "success")
+            return redirect(url_for("core.home"))
+    return render_template("accounts/delete.html", form=form)
+
+
+@bp.route("/profile/tokens", methods=["GET", "POST"])
+@login_required
+def tokens():
+    """List, create and revoke personal API tokens."""
+    form = TokenForm()
+    new_token = None
+    if form.validate_on_submit():
+        _, new_token = services.issue_api_token(current_user, form.name.data)
+        form = TokenForm(formdata=None)
+    return render_template(
+        "accounts/tokens.html",
+        form=form,
+        tokens=services.active_tokens(current_user),
+        new_token=new_token,
+        revoke_form=ConfirmForm(),
+    )
+
+
+@bp.post("/profile/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int):
+    """Revoke one of my tokens."""
+    token = db.session.get(ApiToken, token_id)
+    if token is None:
+        abort(404)
+    require(current_user, "token.revoke", token)
+    if ConfirmForm().validate_on_submit():
+        services.revoke_api_token(current_user, token)
+        flash(_("Revocaste el token «%(name)s».", name=token.name), "success")
+    return redirect(url_for("accounts.tokens"))
+
+
+# --- institutions ----------------------------------------------------------------
+
+
+@bp.get("/institutions")
+def institutions():
+    """Public list of institutions."""
+    rows = db.session.execute(select(Institution).order_by(Institution.name)).scalars()
+    return render_template(
+        "accounts/institutions.html", institutions=list(rows), orders=GOVERNMENT_ORDER_LABELS
+    )
+
+
+def _institution_fields(form: InstitutionForm) -> dict:
+    fields = {
+        "name": form.name.data,
+        "acronym": form.acronym.data or "",
+        "government_order": form.government_order.data,
+        "timezone": form.timezone.data,
+        "website": form.website.data or "",
+        "catalogue_url": form.catalogue_url.data or "",
+        "description": form.description.data or "",
+    }
+    upload = form.logo.data
+    if upload and getattr(upload, "filename", ""):
+        fields["logo"] = (upload.read(), upload.mimetype or "image/png")
+    return fields
+
+
+@bp.route("/institutions/new", methods=["GET", "POST"])
+@login_required
+def new_institution():
+    """A platform admin registers an institution."""
+    require(current_user, "institution.create")
+    form = InstitutionForm()
+    if request.method == "GET":
+        form.timezone.data = current_app.config["DEFAULT_TIMEZONE"]
+    if form.validate_on_submit():
+        try:
+            institution = services.create_institution(
+                current_user, slug=form.slug.data, **_institution_fields(form)
+            )
+        except DomainError as exc:
+            show_domain_error(form, exc)
+        else:
+            flash(_("Registraste %(name)s.", name=institution.name), "success")
+            return redirect(url_for("accounts.institution", slug=institution.slug))
+    return render_template(
+        "accounts/institution_form.html", form=form, institution=None
+    ), 422 if form.errors else 200
+
+
+@bp.get("/institutions/<slug>")
+def institution(slug: str):
+    """Public page of an institution."""
+    institution = _institution_or_404(slug)
+    liaisons = [m for m in services.members_of(institution) if m.role == "liaison"]
+    return render_template(
+        "accounts/institution.html",
+        institution=institution,
+        liaisons=liaisons,
+        orders=GOVERNMENT_ORDER_LABELS,
+    )
+
+
+@bp.get("/institutions/<slug>/logo")
+def institution_logo(slug: str):
+    """The institution's logo image."""
+    institution = db.session.execute(
+        select(Institution).options(undefer(Institution.logo)).where(Institution.slug == slug)
+    ).scalar_one_or_none()
+    if institution is None or not institution.logo:
+        abort(404)
+    response = Response(institution.logo, mimetype=institution.logo_type or "image/png")
+    response.cache_control.public = True
+    response.cache_control.max_age = 3600
+    return response
+
+
+@bp.route("/institutions/<slug>/edit", methods=["GET", "POST"])
+@login_required
+def edit_institution(slug: str):
+    """Liaisons and admins edit the institution's public details."""
+    institution = _institution_or_404(slug)
+    require(current_user, "institution.edit", institution)
+    form = InstitutionForm(obj=institution)
+    form.slug.data = institution.slug
+    if form.validate_on_submit():
+        try:
+            services.update_institution(current_user, institution, **_institution_fields(form))
+        except DomainError as exc:
+            show_domain_error(form, exc)
+        else:
+            flash(_("Guardamos los cambios."), "success")
+            return redirect(url_for("accounts.institution", slug=institution.slug))
+    return render_template("accounts/institution_form.html", form=form, institution=institution)
+
+
+@bp.route("/institutions/<slug>/members", methods=["GET", "POST"])
+@login_required
+def members(slug: str):
+    """See the institution's team; liaisons invite and manage members."""
+    institution = _institution_or_404(slug)
+    require(current_user, "institution.members.view", institution)
+    form = InviteForm()
+    if request.method == "POST":
+        require(current_user, "institution.members.manage", institution)
+        if form.validate_on_submit():
+            try:
+                services.invite_member(current_user, institution, form.email.data, form.role.data)
+            except DomainError as exc:
+                show_domain_error(form, exc)
+            else:
+                flash(_("Enviamos la invitación a %(email)s.", email=form.email.data), "success")
+                return redirect(url_for("accounts.members", slug=slug))
+    return render_template(
+        "accounts/members.html",
+        institution=institution,
+        members=services.members_of(institution),
+        invitations=services.open_invitations(institution),
+        form=form,
+        confirm_form=ConfirmForm(),
+        role_labels=ROLE_LABELS,
+    ), 422 if form.errors else 200
+
+
+def _membership_or_404(institution: Institution, membership_id: int) -> Membership:
+    membership = db.session.get(Membership, membership_id)
+    if membership is None or membership.institution_id != institution.id:
+        abort(404)
+    return membership
+
+
+@bp.post("/institutions/<slug>/members/<int:membership_id>/role")
+@login_required
+def change_role(slug: str, membership_id: int):
+    """Change a member's role."""
+    institution = _institution_or_404(slug)
+    require(current_user, "institution.members.manage", institution)
+    membership = _membership_or_404(institution, membership_id)
+    form = RoleForm()
+    if form.validate_on_submit():
+        try:
+            services.change_member_role(current_user, membership, form.role.data)
+        except DomainError as exc:
+            flash(str(exc.message), "error")
+        else:
+            flash(_("Cambiamos el rol de %(name)s.", name=membership.user.name), "success")
+    return redirect(url_for("accounts.members", slug=slug))
+
+
+@bp.post("/institutions/<slug>/members/<int:membership_id>/remove")
+@login_required
+def remove_member(slug: str, membership_id: int):
+    """Remove a member from the institution."""
+    institution = _institution_or_404(slug)
+    require(current_user, "institution.members.manage", institution)
+    membership = _membership_or_404(institution, membership_id)
+    if ConfirmForm().validate_on_submit():
+        name = membership.user.name
+        try:
+            services.remove_member(current_user, membership)
+        except DomainError as exc:
+            flash(str(exc.message), "error")
+        else:
+            flash(_("%(name)s ya no es parte de la institución.", name=name), "success")
+    return redirect(url_for("accounts.members", slug=slug))
+
+
+@bp.post("/institutions/<slug>/invitations/<int:invitation_id>/revoke")
+@login_required
+def revoke_invitation(slug: str, invitation_id: int):
+    """Withdraw a pending invitation."""
+    institution = _institution_or_404(slug)
+    require(current_user, "institution.members.manage", institution)
+    invitation = db.session.get(Invitation, invitation_id)
+    if invitation is None or invitation.institution_id != institution.id:
+        abort(404)
+    if ConfirmForm().validate_on_submit():
+        services.revoke_invitation(current_user, invitation)
+        flash(_("Retiraste la invitación a %(email)s.", email=invitation.email), "success")
+    return redirect(url_for("accounts.members", slug=slug))
+
+
+@bp.route("/invitations/<token>", methods=["GET", "POST"])
+def accept_invitation(token: str):
+    """Accept an invitation to an institution (sign in with the invited email first)."""
+    try:
+        invitation = services.invitation_for(token)
+    except DomainError as exc:
+        flash(str(exc.message), "error")
+        return redirect(url_for("core.home"))
+    form = ConfirmForm()
+    if current_user.is_authenticated and form.validate_on_submit():
+        try:
+            services.accept_invitation(current_user, token)
+        except DomainError as exc:
+            flash(str(exc.message), "error")
+        else:
+            flash(_("Ya eres parte de %(name)s.", name=invitation.institution.name), "success")
+            return redirect(url_for("accounts.members", slug=invitation.institution.slug))
+    account_exists = services.find_user(invitation.email) is not None
+    return render_template(
+        "accounts/invitation.html",
+        invitation=invitation,
+        form=form,
+        account_exists=account_exists,
+        role_labels=ROLE_LABELS,
+    )
+
+
+@bp.get("/admin/audit")
+@login_required
+def audit_log():
+    """The audit log, newest first (platform admins)."""
+    require(current_user, "audit.read")
+    institution_slug = request.args.get("institution") or None
+    institution_id = None
+    if institution_slug:
+        institution_id = _institution_or_404(institution_slug).id
+    entries = services.audit_entries(institution_id=institution_id)
+    all_institutions = db.session.execute(select(Institution).order_by(Institution.name)).scalars()
+    return render_template(
+        "accounts/audit.html", entries=entries, institutions=list(all_institutions), selected=institution_slug
+    )

@@ -1,0 +1,143 @@
+"""create_app(): config, extensions, blueprints, CLI and error handling."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import event, select
+from sqlalchemy.engine import Engine
+
+ROOT = Path(__file__).resolve().parent
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_connect(dbapi_connection, connection_record) -> None:
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        # Let SQLAlchemy, not pysqlite, issue BEGIN (savepoints and locking work).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(conn) -> None:
+    if conn.dialect.name == "sqlite":
+        # One writer at a time, taken up front: SQLite's stand-in for row locks.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the Promueve application."""
+    from core.config import load_config
+
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        static_folder=str(ROOT / "core" / "static"),
+        template_folder=str(ROOT / "core" / "templates"),
+    )
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(load_config(app.instance_path))
+    if config:
+        app.config.update(config)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_cli(app)
+    _register_templating(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    # Every model module is imported so metadata (and Alembic) sees the whole schema.
+    import accounts.models  # noqa: F401
+    import notifications.models
+    from core.api import api
+    from core.celery_app import celery_init_app
+    from core.errors import init_errors
+    from core.extensions import babel, csrf, db, limiter, login_manager, migrate
+    from core.i18n import select_locale, select_timezone
+    from core.models import User
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        timezone_selector=select_timezone,
+        default_locale="es_MX",
+        default_timezone=app.config["DEFAULT_TIMEZONE"],
+        default_translation_directories=str(ROOT / "translations"),
+    )
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = _l("Inicia sesión para continuar.")
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(auth_id: str):
+        return db.session.execute(
+            select(User).where(User.auth_id == auth_id, User.deleted_at.is_(None))
+        ).scalar_one_or_none()
+
+    app.config.setdefault("API_SPEC_OPTIONS", {})
+    api.init_app(app)
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    celery_init_app(app)
+    init_errors(app)
+
+    import notifications.tasks  # noqa: F401 - registers the outbox tasks
+
+
+def _register_blueprints(app: Flask) -> None:
+    from accounts.api import blp as accounts_api
+    from accounts.views import bp as accounts_bp
+    from core.api import api
+    from core.pages import bp as core_bp
+    from notifications.views import bp as notifications_bp
+
+    app.register_blueprint(core_bp)
+    app.register_blueprint(notifications_bp)
+    app.register_blueprint(accounts_bp)
+    api.register_blueprint(accounts_api)
+
+
+def _register_cli(app: Flask) -> None:
+    from accounts.cli import institutions_cli, users_cli
+    from demo import seed_demo_command
+
+    app.cli.add_command(users_cli)
+    app.cli.add_command(institutions_cli)
+    app.cli.add_command(seed_demo_command)
+
+
+def _register_templating(app: Flask) -> None:
+    from flask_login import current_user
+
+    from core import permissions
+    from core.choices import LOCALES, ROLE_LABELS
+    from core.i18n import current_locale_code, format_in_zone, html_lang
+
+    app.jinja_env.globals.update(
+        format_in_zone=format_in_zone,
+        html_lang=html_lang,
+        current_locale=current_locale_code,
+        LOCALES=LOCALES,
+        role_label=lambda role: str(ROLE_LABELS.get(role, role)),
+    )
+
+    @app.context_processor
+    def inject_policy():
+        return {"can": lambda action, obj=None: permissions.can(current_user, action, obj)}

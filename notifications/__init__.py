@@ -1,0 +1,1 @@
+"""Outbox and email delivery shared by every domain."""

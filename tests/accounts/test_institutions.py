@@ -1,0 +1,249 @@
+"""Institutions, invitations, memberships, the policy and the audit log."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from sqlalchemy import select, text
+
+from core.extensions import db
+from core.models import AuditEntry, AuditLogIsAppendOnly, Membership
+from tests.factories import (
+    deliver_outbox,
+    first_link,
+    login,
+    make_institution,
+    make_liaison,
+    make_user,
+    read_mails,
+)
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
+
+
+def test_admin_registers_an_institution_with_a_logo(app, client):
+    with app.app_context():
+        make_user("admin@example.org", admin=True)
+    login(client, "admin@example.org")
+    response = client.post(
+        "/institutions/new",
+        data={
+            "name": "Comisión Nacional del Agua",
+            "acronym": "CONAGUA",
+            "slug": "conagua",
+            "government_order": "federal",
+            "timezone": "America/Mexico_City",
+            "website": "https://www.gob.mx/conagua",
+            "catalogue_url": "https://datos.gob.mx/busca/organization/conagua",
+            "description": "Agua.",
+            "logo": (io.BytesIO(PNG), "logo.png", "image/png"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    page = client.get("/institutions/conagua").get_data(as_text=True)
+    assert "Comisión Nacional del Agua (CONAGUA)" in page
+    logo = client.get("/institutions/conagua/logo")
+    assert logo.status_code == 200 and logo.data == PNG and logo.mimetype == "image/png"
+    with app.app_context():
+        entry = db.session.execute(
+            select(AuditEntry).where(AuditEntry.action == "institution.create")
+        ).scalar_one()
+        assert entry.actor.email == "admin@example.org" and entry.details == {"slug": "conagua"}
+
+
+def test_institution_form_reports_bad_input(app, client):
+    with app.app_context():
+        make_user("admin@example.org", admin=True)
+        make_institution("inegi")
+    login(client, "admin@example.org")
+    response = client.post(
+        "/institutions/new",
+        data={
+            "name": "",
+            "slug": "INEGI!",
+            "government_order": "federal",
+            "timezone": "America/Mexico_City",
+            "website": "no-es-url",
+        },
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'id="name-error"' in html and 'id="slug-error"' in html and 'id="website-error"' in html
+    duplicate = client.post(
+        "/institutions/new",
+        data={
+            "name": "Otra",
+            "slug": "inegi",
+            "government_order": "federal",
+            "timezone": "America/Mexico_City",
+        },
+    )
+    assert "Ya existe una institución" in duplicate.get_data(as_text=True)
+
+
+def test_only_admins_register_institutions(app, client):
+    with app.app_context():
+        make_liaison(make_institution("inegi"), "enlace@example.org")
+    login(client, "enlace@example.org")
+    assert client.get("/institutions/new").status_code == 403
+    assert client.post("/institutions/new", data={"name": "X", "slug": "x"}).status_code == 403
+
+
+def test_liaison_invites_and_the_invitee_joins(app, client, mail_dir):
+    with app.app_context():
+        make_liaison(make_institution("inegi"), "enlace@example.org")
+        make_user("nueva@example.org", name="Nueva")
+    login(client, "enlace@example.org")
+    response = client.post(
+        "/institutions/inegi/members", data={"email": "Nueva@Example.org", "role": "staff"}
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        deliver_outbox()
+    [message] = read_mails(mail_dir)
+    assert message["To"].addresses[0].addr_spec == "nueva@example.org"
+    link = first_link(message, "/invitations/").replace("http://promueve.test", "")
+
+    invitee = app.test_client()
+    login(invitee, "nueva@example.org")
+    assert "Aceptar invitación" in invitee.get(link).get_data(as_text=True)
+    assert invitee.post(link).status_code == 302
+    assert invitee.get("/institutions/inegi/members").status_code == 200
+    # The link is single-use.
+    assert invitee.get(link, follow_redirects=True).status_code == 200
+    with app.app_context():
+        roles = db.session.execute(select(Membership.role)).scalars().all()
+        assert sorted(roles) == ["liaison", "staff"]
+        actions = db.session.execute(select(AuditEntry.action).order_by(AuditEntry.id)).scalars().all()
+        assert actions[-2:] == ["member.invite", "member.join"]
+
+
+def test_invitation_cannot_be_taken_by_another_account(app, client, mail_dir):
+    with app.app_context():
+        make_liaison(make_institution("inegi"), "enlace@example.org")
+        make_user("intrusa@example.org")
+    login(client, "enlace@example.org")
+    client.post("/institutions/inegi/members", data={"email": "invitada@example.org", "role": "liaison"})
+    with app.app_context():
+        deliver_outbox()
+    link = first_link(read_mails(mail_dir)[0], "/invitations/").replace("http://promueve.test", "")
+    other = app.test_client()
+    login(other, "intrusa@example.org")
+    other.post(link)
+    with app.app_context():
+        assert len(db.session.execute(select(Membership)).scalars().all()) == 1
+
+
+def test_liaison_of_one_institution_gets_403_on_another(app, client):
+    with app.app_context():
+        make_liaison(make_institution("inegi"), "enlace@example.org")
+        sep = make_institution("sep")
+        other = make_liaison(sep, "enlace.sep@example.org")
+        membership_id = db.session.execute(
+            select(Membership.id).where(Membership.user_id == other.id)
+        ).scalar_one()
+    login(client, "enlace@example.org")
+    assert client.get("/institutions/sep/members").status_code == 403
+    assert client.get("/institutions/sep/edit").status_code == 403
+    assert (
+        client.post("/institutions/sep/members", data={"email": "x@example.org", "role": "staff"}).status_code
+        == 403
+    )
+    assert client.post(f"/institutions/sep/members/{membership_id}/remove").status_code == 403
+    assert (
+        client.post(f"/institutions/sep/members/{membership_id}/role", data={"role": "staff"}).status_code
+        == 403
+    )
+    assert client.get("/institutions/inegi/members").status_code == 200
+    # A membership of SEP reached through INEGI's URL is not found, not changed.
+    assert client.post(f"/institutions/inegi/members/{membership_id}/remove").status_code == 404
+
+
+def test_staff_see_the_team_but_do_not_manage_it(app, client):
+    with app.app_context():
+        inegi = make_institution("inegi")
+        make_liaison(inegi, "enlace@example.org")
+        make_liaison(inegi, "staff@example.org", role="staff")
+    login(client, "staff@example.org")
+    page = client.get("/institutions/inegi/members")
+    assert page.status_code == 200 and "Invitar a alguien" not in page.get_data(as_text=True)
+    assert (
+        client.post(
+            "/institutions/inegi/members", data={"email": "x@example.org", "role": "staff"}
+        ).status_code
+        == 403
+    )
+    assert client.get("/institutions/inegi/edit").status_code == 403
+
+
+def test_the_last_liaison_cannot_be_removed_or_demoted(app, client):
+    with app.app_context():
+        inegi = make_institution("inegi")
+        make_liaison(inegi, "enlace@example.org")
+        membership_id = db.session.execute(select(Membership.id)).scalar_one()
+    login(client, "enlace@example.org")
+    page = client.post(f"/institutions/inegi/members/{membership_id}/remove", follow_redirects=True)
+    assert "al menos un Enlace" in page.get_data(as_text=True)
+    client.post(f"/institutions/inegi/members/{membership_id}/role", data={"role": "staff"})
+    with app.app_context():
+        assert db.session.execute(select(Membership.role)).scalar_one() == "liaison"
+
+
+def test_role_changes_and_removals_are_audited(app, client):
+    with app.app_context():
+        inegi = make_institution("inegi")
+        make_liaison(inegi, "enlace@example.org")
+        staff = make_liaison(inegi, "staff@example.org", role="staff")
+        membership_id = db.session.execute(
+            select(Membership.id).where(Membership.user_id == staff.id)
+        ).scalar_one()
+    login(client, "enlace@example.org")
+    client.post(f"/institutions/inegi/members/{membership_id}/role", data={"role": "liaison"})
+    client.post(f"/institutions/inegi/members/{membership_id}/remove")
+    with app.app_context():
+        entries = db.session.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars().all()
+        role_change, removal = entries[-2:]
+        assert role_change.action == "member.role_change"
+        assert role_change.details == {"user_id": staff.id, "from": "staff", "to": "liaison"}
+        assert removal.action == "member.remove" and removal.actor.email == "enlace@example.org"
+
+
+def test_audit_log_page_is_for_admins(app, client):
+    with app.app_context():
+        make_user("admin@example.org", admin=True)
+        make_liaison(make_institution("inegi"), "enlace@example.org")
+    login(client, "enlace@example.org")
+    assert client.get("/admin/audit").status_code == 403
+    admin = app.test_client()
+    login(admin, "admin@example.org")
+    page = admin.get("/admin/audit?institution=inegi")
+    assert page.status_code == 200 and "member.add" in page.get_data(as_text=True)
+
+
+def test_audit_log_is_append_only(app, ctx):
+    make_institution("inegi")
+    entry = db.session.execute(select(AuditEntry)).scalar_one()
+    entry.action = "forged"
+    with pytest.raises(AuditLogIsAppendOnly):
+        db.session.flush()
+    db.session.rollback()
+    with pytest.raises(Exception, match="append-only"):
+        db.session.execute(text("UPDATE audit_log SET action = 'forged'"))
+    db.session.rollback()
+    with pytest.raises(Exception, match="append-only"):
+        db.session.execute(text("DELETE FROM audit_log"))
+    db.session.rollback()
+    assert db.session.execute(select(AuditEntry.action)).scalar_one() == "institution.create"
+
+
+def test_public_institution_pages(app, client):
+    with app.app_context():
+        make_liaison(make_institution("inegi", name="Instituto Nacional"), "enlace@example.org")
+    assert "Instituto Nacional" in client.get("/institutions").get_data(as_text=True)
+    assert client.get("/institutions/inegi").status_code == 200
+    assert client.get("/institutions/nope").status_code == 404

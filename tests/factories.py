@@ -1,0 +1,84 @@
+"""Small factories shared by the tests."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+from accounts import services
+from core.extensions import db
+from core.models import Institution, User
+
+PASSWORD = "Lluvia-de-datos-2026"
+_counter = itertools.count(1)
+
+
+def make_user(
+    email: str | None = None,
+    *,
+    password: str = PASSWORD,
+    verified: bool = True,
+    admin: bool = False,
+    name: str = "",
+) -> User:
+    """A committed account."""
+    email = email or f"persona{next(_counter)}@example.org"
+    user = services.create_user(
+        email, password, name=name or email.split("@")[0], verified=verified, admin=admin
+    )
+    db.session.commit()
+    return user
+
+
+def make_institution(slug: str | None = None, **fields) -> Institution:
+    """A committed institution."""
+    slug = slug or f"inst{next(_counter)}"
+    fields.setdefault("name", f"Institución {slug}")
+    fields.setdefault("acronym", slug.upper())
+    fields.setdefault("timezone", "America/Mexico_City")
+    return services.create_institution(None, slug=slug, **fields)
+
+
+def make_liaison(institution: Institution, email: str | None = None, role: str = "liaison") -> User:
+    user = make_user(email)
+    services.add_member(None, institution, user, role)
+    return user
+
+
+def login(client, email: str, password: str = PASSWORD):
+    return client.post("/login", data={"email": email, "password": password})
+
+
+def read_mails(directory: Path) -> list:
+    """Every .eml written by the file transport, parsed."""
+    if not directory.exists():
+        return []
+    parser = BytesParser(policy=policy.default)
+    return [parser.parse(path.open("rb")) for path in sorted(directory.glob("*.eml"))]
+
+
+def first_link(message, pattern: str) -> str:
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    match = re.search(r"https?://\S*" + pattern + r"\S*", body)
+    assert match, f"no link matching {pattern!r} in:\n{body}"
+    return match.group(0)
+
+
+def deliver_outbox() -> int:
+    """Run the send step for every queued row, as the worker would."""
+    from sqlalchemy import select
+
+    from notifications.models import Notification, NotificationStatus
+    from notifications.services import send_notification
+
+    ids = (
+        db.session.execute(select(Notification.id).where(Notification.status == NotificationStatus.queued))
+        .scalars()
+        .all()
+    )
+    for notification_id in ids:
+        send_notification(notification_id)
+    return len(ids)
