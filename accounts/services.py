@@ -15,6 +15,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import contains_eager, selectinload
 
 from accounts.models import Invitation
 from core import audit
@@ -450,6 +451,7 @@ def members_of(institution: Institution) -> list[Membership]:
         db.session.execute(
             select(Membership)
             .join(Membership.user)
+            .options(contains_eager(Membership.user))
             .where(Membership.institution_id == institution.id)
             .order_by(Membership.role, User.name)
         ).scalars()
@@ -632,7 +634,12 @@ def add_member(actor: User | None, institution: Institution, user: User, role: s
 
 def audit_entries(limit: int = 200, institution_id: int | None = None) -> list[AuditEntry]:
     """The newest audit entries, optionally for one institution."""
-    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    query = (
+        select(AuditEntry)
+        .options(selectinload(AuditEntry.actor), selectinload(AuditEntry.institution))
+        .order_by(AuditEntry.id.desc())
+        .limit(limit)
+    )
     if institution_id is not None:
         query = query.where(AuditEntry.institution_id == institution_id)
     return list(db.session.execute(query).scalars())

@@ -107,7 +107,7 @@ class Membership(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="memberships")
-    institution: Mapped[Institution] = relationship(back_populates="memberships")
+    institution: Mapped[Institution] = relationship(back_populates="memberships", lazy="joined")
 
 
 class ApiToken(db.Model):

