@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileSize
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import URL, DataRequired, Email, EqualTo, Length, Optional, Regexp, ValidationError
 
 from core.choices import (
@@ -22,16 +23,29 @@ REQUIRED = _l("Este campo es obligatorio.")
 EMAIL_INVALID = _l("Escribe un correo electrónico válido.")
 
 
+def options(pairs) -> list[SelectChoice]:
+    """WTForms select options from (value, label) pairs."""
+    return [SelectChoice(str(value), label) for value, label in pairs]
+
+
 def _sector_choices():
-    return [("", _l("Elige tu sector"))] + [(key.value, label) for key, label in SECTOR_LABELS.items()]
+    return options([("", _l("Elige tu sector")), *SECTOR_LABELS.items()])
 
 
 def _state_choices():
-    return [("", _l("Prefiero no decirlo"))] + [(state, state) for state in MEXICAN_STATES]
+    return options([("", _l("Prefiero no decirlo"))] + [(state, state) for state in MEXICAN_STATES])
 
 
 def _timezone_choices():
-    return [(zone, zone.replace("_", " ")) for zone in mexican_timezones()] + [("UTC", "UTC")]
+    return options([(zone, zone.replace("_", " ")) for zone in mexican_timezones()] + [("UTC", "UTC")])
+
+
+def _order_choices():
+    return options(GOVERNMENT_ORDER_LABELS.items())
+
+
+def _role_choices():
+    return options(ROLE_LABELS.items())
 
 
 class NewPassword:
@@ -102,7 +116,7 @@ class ProfileForm(FlaskForm):
         _l("Sector"), choices=_sector_choices, validators=[DataRequired(_l("Elige tu sector."))]
     )
     state = SelectField(_l("Entidad federativa (opcional)"), choices=_state_choices, validators=[Optional()])
-    locale = SelectField(_l("Idioma"), choices=list(LOCALES.items()))
+    locale = SelectField(_l("Idioma"), choices=lambda: options(LOCALES.items()))
     timezone = SelectField(_l("Zona horaria"), choices=_timezone_choices, validators=[_timezone_valid])
 
 
@@ -145,7 +159,7 @@ class InstitutionForm(FlaskForm):
     )
     government_order = SelectField(
         _l("Orden de gobierno"),
-        choices=[(key.value, label) for key, label in GOVERNMENT_ORDER_LABELS.items()],
+        choices=_order_choices,
     )
     timezone = SelectField(
         _l("Zona horaria predeterminada"), choices=_timezone_choices, validators=[_timezone_valid]
@@ -179,11 +193,11 @@ class InstitutionForm(FlaskForm):
 
 class InviteForm(FlaskForm):
     email = EmailField(_l("Correo electrónico"), validators=[DataRequired(REQUIRED), Email(EMAIL_INVALID)])
-    role = SelectField(_l("Rol"), choices=[(key.value, label) for key, label in ROLE_LABELS.items()])
+    role = SelectField(_l("Rol"), choices=_role_choices)
 
 
 class RoleForm(FlaskForm):
-    role = SelectField(_l("Rol"), choices=[(key.value, label) for key, label in ROLE_LABELS.items()])
+    role = SelectField(_l("Rol"), choices=_role_choices)
 
 
 class ConfirmForm(FlaskForm):

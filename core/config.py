@@ -88,6 +88,8 @@ def load_config(instance_path: str) -> dict:
         "DEFAULT_TIMEZONE": env.get("DEFAULT_TIMEZONE", "America/Mexico_City"),
         "DEFAULT_LOCALE": env.get("DEFAULT_LOCALE", "es_MX"),
         "PRIVACY_NOTICE_VERSION": PRIVACY_NOTICE_VERSION,
+        # Number of reverse proxies in front of the app (X-Forwarded-For/-Proto trusted).
+        "PROXY_COUNT": int(env.get("PROXY_COUNT", 0)),
         # Sessions and security.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
