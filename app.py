@@ -57,6 +57,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         count = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
+    from core.urls import IdConverter
+
+    app.url_map.converters["id"] = IdConverter
     _init_extensions(app)
     _register_blueprints(app)
     _register_cli(app)
@@ -102,6 +105,11 @@ def _init_extensions(app: Flask) -> None:
     app.config.setdefault("API_SPEC_OPTIONS", {})
     api.init_app(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    from core.urls import MAX_ID, IdConverter
+
+    api.register_converter(
+        IdConverter, lambda converter: {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+    )
     celery_init_app(app)
     init_errors(app)
 

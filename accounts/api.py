@@ -8,10 +8,11 @@ from flask.views import MethodView
 from sqlalchemy import select
 
 from accounts import services
+from accounts.limits import limit_auth
 from core.api import ApiBlueprint, api_abort, api_user, auth_required
 from core.choices import GovernmentOrder, InstitutionRole
 from core.exceptions import DomainError
-from core.extensions import db, limiter
+from core.extensions import db
 from core.models import ApiToken, Institution
 from core.permissions import can
 
@@ -24,8 +25,8 @@ SECURED = [{"bearerAuth": []}]
 
 
 class TokenRequestSchema(ma.Schema):
-    email = ma.fields.Email(required=True)
-    password = ma.fields.String(required=True, load_only=True)
+    email = ma.fields.Email(required=True, validate=ma.validate.Length(max=254))
+    password = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(max=256))
     name = ma.fields.String(load_default="API", validate=ma.validate.Length(max=100))
 
 
@@ -73,9 +74,9 @@ class InstitutionSchema(ma.Schema):
         load_default="federal", validate=ma.validate.OneOf([o.value for o in GovernmentOrder])
     )
     timezone = ma.fields.String(load_default=None)
-    website = ma.fields.Url(allow_none=True)
-    catalogue_url = ma.fields.Url(allow_none=True)
-    description = ma.fields.String(allow_none=True)
+    website = ma.fields.Url(allow_none=True, validate=ma.validate.Length(max=500))
+    catalogue_url = ma.fields.Url(allow_none=True, validate=ma.validate.Length(max=500))
+    description = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=5000))
 
 
 class MemberSchema(ma.Schema):
@@ -87,7 +88,7 @@ class MemberSchema(ma.Schema):
 
 
 class InvitationRequestSchema(ma.Schema):
-    email = ma.fields.Email(required=True)
+    email = ma.fields.Email(required=True, validate=ma.validate.Length(max=254))
     role = ma.fields.String(required=True, validate=ma.validate.OneOf([r.value for r in InstitutionRole]))
 
 
@@ -115,22 +116,9 @@ def _require(action: str, obj=None) -> None:
         api_abort(403, "You are not allowed to do this.")
 
 
-def _auth_limit_key() -> str:
-    from flask import request
-
-    payload = request.get_json(silent=True) or {}
-    email = payload.get("email") if isinstance(payload, dict) else ""
-    return f"account:{str(email or '').strip().lower()}"
-
-
 @blp.route("/tokens")
 class Tokens(MethodView):
-    decorators = [
-        limiter.limit(
-            lambda: current_app.config["LIMIT_AUTH_PER_ACCOUNT"], key_func=_auth_limit_key, methods=["POST"]
-        ),
-        limiter.limit(lambda: current_app.config["LIMIT_AUTH_PER_IP"], methods=["POST"]),
-    ]
+    decorators = [limit_auth]
 
     @blp.arguments(TokenRequestSchema)
     @blp.response(201, NewTokenSchema)
@@ -150,7 +138,7 @@ class Tokens(MethodView):
         return services.active_tokens(api_user())
 
 
-@blp.route("/tokens/<int:token_id>")
+@blp.route("/tokens/<id:token_id>")
 class TokenItem(MethodView):
     @blp.doc(security=SECURED)
     @blp.response(204)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from core.timeutil import is_valid_timezone, utcnow
 from core.urls import external_url
 from notifications.services import erase_recipient, notifications_for, notify
 
+SLUG_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 VERIFY_PURPOSE = "verify-email"
 RESET_PURPOSE = "reset-password"
 
@@ -51,10 +53,19 @@ def normalise_email(email: str) -> str:
 def check_email(email: str) -> str:
     """A normalised, syntactically valid email address, or DomainError."""
     try:
-        result = validate_email(email.strip(), check_deliverability=False)
+        # No SMTPUTF8: every relay can carry the address; IDN domains become punycode.
+        result = validate_email(email.strip(), check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise DomainError(_l("Escribe un correo electrónico válido."), field="email", status=422) from exc
-    return normalise_email(result.normalized)
+    return normalise_email(result.ascii_email or result.normalized)
+
+
+def check_name(name: str, field: str = "name") -> str:
+    """A display name: trimmed, 1–200 characters, no control characters."""
+    name = " ".join(name.split())
+    if not name or len(name) > 200 or any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise DomainError(_l("Escribe un nombre de hasta 200 caracteres."), field=field, status=422)
+    return name
 
 
 def check_new_password(password: str, *, email: str = "", field: str = "password") -> None:
@@ -98,8 +109,11 @@ def sign_up(data: SignUp) -> User | None:
         raise DomainError(_l("Debes aceptar el aviso de privacidad."), field="accept_privacy", status=422)
     if data.sector not in Sector.__members__:
         raise DomainError(_l("Elige un sector de la lista."), field="sector", status=422)
+    name = check_name(data.name)
     existing = find_user(email)
     if existing is not None:
+        # Spend the time a new account costs, so timing does not reveal the account.
+        hash_password(data.password)
         notify(
             to=existing,
             kind="account.exists",
@@ -116,7 +130,7 @@ def sign_up(data: SignUp) -> User | None:
     now = utcnow()
     user = User(
         email=email,
-        name=data.name.strip(),
+        name=name,
         password_hash=hash_password(data.password),
         sector=Sector(data.sector),
         state=data.state or None,
@@ -256,7 +270,7 @@ def update_profile(
     """Save the editable parts of a profile."""
     if not is_valid_timezone(timezone):
         raise DomainError(_l("Elige una zona horaria válida."), field="timezone", status=422)
-    user.name = name.strip()
+    user.name = check_name(name)
     user.locale = locale
     user.timezone = timezone
     user.sector = Sector(sector)
@@ -308,7 +322,18 @@ def export_personal_data(user: User) -> dict[str, Any]:
             }
             for t in tokens
         ],
-        "emails": notifications_for(user.id),
+        "emails": notifications_for(user.id, user.email),
+        "invitations": [
+            {
+                "institution": invitation.institution.slug,
+                "role": str(invitation.role),
+                "created_at": invitation.created_at.isoformat(),
+                "accepted_at": invitation.accepted_at.isoformat() if invitation.accepted_at else None,
+            }
+            for invitation in db.session.execute(
+                select(Invitation).where(Invitation.email == user.email).order_by(Invitation.id)
+            ).scalars()
+        ],
         "actions_recorded": [
             {"action": a.action, "object": f"{a.object_type}:{a.object_id}", "at": a.created_at.isoformat()}
             for a in actions
@@ -334,7 +359,12 @@ def delete_account(user: User, password: str) -> None:
         db.session.delete(membership)
     for token in db.session.execute(select(ApiToken).where(ApiToken.user_id == user.id)).scalars():
         token.revoked_at = token.revoked_at or utcnow()
-    erase_recipient(user.id, anonymous_email)
+    erase_recipient(user.id, user.email, anonymous_email)
+    now = utcnow()
+    for invitation in db.session.execute(select(Invitation).where(Invitation.email == user.email)).scalars():
+        invitation.email = anonymous_email
+        if invitation.accepted_at is None and invitation.revoked_at is None:
+            invitation.revoked_at = now
     for erase in ERASERS:
         erase(user)
     user.email = anonymous_email
@@ -403,6 +433,8 @@ OPTIONAL_INSTITUTION_FIELDS = {"acronym", "website", "catalogue_url", "descripti
 def create_institution(actor: User | None, *, slug: str, **fields: Any) -> Institution:
     """Create an institution (admins only; checked by the caller's policy call)."""
     slug = slug.strip().lower()
+    if not SLUG_RE.fullmatch(slug) or len(slug) > 64:
+        raise DomainError(_l("Usa solo minúsculas, números y guiones."), field="slug", status=422)
     if db.session.execute(select(Institution.id).where(Institution.slug == slug)).first():
         raise DomainError(_l("Ya existe una institución con ese identificador."), field="slug")
     institution = Institution(slug=slug)
@@ -428,6 +460,7 @@ def update_institution(actor: User, institution: Institution, **fields: Any) -> 
 
 def _apply_institution_fields(institution: Institution, fields: dict[str, Any]) -> list[str]:
     changed = []
+    logo_type = image_type(fields["logo"]) if fields.get("logo") is not None else None
     if "timezone" in fields and fields["timezone"] and not is_valid_timezone(fields["timezone"]):
         raise DomainError(_l("Elige una zona horaria válida."), field="timezone", status=422)
     for key in INSTITUTION_FIELDS:
@@ -440,9 +473,19 @@ def _apply_institution_fields(institution: Institution, fields: dict[str, Any]) 
             changed.append(key)
             setattr(institution, key, value)
     if fields.get("logo") is not None:
-        institution.logo, institution.logo_type = fields["logo"]
+        institution.logo_type = logo_type
+        institution.logo = fields["logo"]
         changed.append("logo")
     return changed
+
+
+def image_type(data: bytes) -> str:
+    """The MIME type of a PNG or JPEG by its first bytes (never what the uploader claims)."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    raise DomainError(_l("El logotipo debe ser PNG o JPEG."), field="logo", status=422)
 
 
 def members_of(institution: Institution) -> list[Membership]:
@@ -503,7 +546,9 @@ def invite_member(actor: User, institution: Institution, email: str, role: str) 
     )
     db.session.add(invitation)
     db.session.flush()
-    audit.record("member.invite", institution, actor=actor, details={"email": email, "role": str(role)})
+    audit.record(
+        "member.invite", institution, actor=actor, details={"invitation_id": invitation.id, "role": str(role)}
+    )
     notify(
         to=existing_user or email,
         kind="institution.invitation",
@@ -565,12 +610,15 @@ def revoke_invitation(actor: User, invitation: Invitation) -> None:
     if invitation.revoked_at is None and invitation.accepted_at is None:
         invitation.revoked_at = utcnow()
         audit.record(
-            "invitation.revoke", invitation.institution, actor=actor, details={"email": invitation.email}
+            "invitation.revoke", invitation.institution, actor=actor, details={"invitation_id": invitation.id}
         )
         db.session.commit()
 
 
 def _liaison_count(institution_id: int) -> int:
+    # Lock the institution first (FOR UPDATE on PostgreSQL; SQLite already serialises
+    # writers), so two liaisons removing each other cannot both see the other.
+    db.session.execute(select(Institution.id).where(Institution.id == institution_id).with_for_update())
     return db.session.execute(
         select(func.count())
         .select_from(Membership)
@@ -669,7 +717,7 @@ def create_user(
     now = utcnow()
     user = User(
         email=email,
-        name=name or email.split("@")[0],
+        name=check_name(name or email.split("@")[0]),
         password_hash=hash_password(password),
         sector=Sector(sector),
         is_admin=admin,

@@ -36,10 +36,11 @@ from accounts.forms import (
     SignUpForm,
     TokenForm,
 )
+from accounts.limits import limit_auth
 from accounts.models import Invitation
 from core.choices import GOVERNMENT_ORDER_LABELS, ROLE_LABELS, SECTOR_LABELS
 from core.exceptions import DomainError
-from core.extensions import db, limiter
+from core.extensions import db
 from core.i18n import current_locale_code
 from core.models import ApiToken, Institution, Membership
 from core.pages import safe_next
@@ -47,25 +48,6 @@ from core.permissions import require
 from core.security import BadLink
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
-
-
-def _ip_limit() -> str:
-    return current_app.config["LIMIT_AUTH_PER_IP"]
-
-
-def _account_limit() -> str:
-    return current_app.config["LIMIT_AUTH_PER_ACCOUNT"]
-
-
-def _account_key() -> str:
-    email = (request.form.get("email") or "").strip().lower()
-    return f"account:{email or (request.view_args and request.view_args.get('token', ''))}"
-
-
-def limit_auth(view):
-    """Rate-limit a credential-handling POST per IP and per account."""
-    view = limiter.limit(_account_limit, key_func=_account_key, methods=["POST"])(view)
-    return limiter.limit(_ip_limit, methods=["POST"])(view)
 
 
 def show_domain_error(form, exc: DomainError) -> None:
@@ -252,6 +234,7 @@ def profile():
 
 @bp.post("/profile/password")
 @login_required
+@limit_auth
 def change_password():
     """Change the password (signs out other sessions)."""
     form = ChangePasswordForm()
@@ -275,6 +258,7 @@ def change_password():
 
 @bp.post("/profile/verify")
 @login_required
+@limit_auth
 def send_verification_again():
     """Send the signed-in person a new verification link."""
     if ConfirmForm().validate_on_submit():
@@ -298,6 +282,7 @@ def download_data():
 
 @bp.route("/profile/delete", methods=["GET", "POST"])
 @login_required
+@limit_auth
 def delete_account():
     """Delete my account: personal data erased, anonymous counts kept (ARCO: cancel)."""
     form = DeleteAccountForm()
@@ -332,7 +317,7 @@ def tokens():
     )
 
 
-@bp.post("/profile/tokens/<int:token_id>/revoke")
+@bp.post("/profile/tokens/<id:token_id>/revoke")
 @login_required
 def revoke_token(token_id: int):
     """Revoke one of my tokens."""
@@ -370,7 +355,7 @@ def _institution_fields(form: InstitutionForm) -> dict:
     }
     upload = form.logo.data
     if upload and getattr(upload, "filename", ""):
-        fields["logo"] = (upload.read(), upload.mimetype or "image/png")
+        fields["logo"] = upload.read()
     return fields
 
 
@@ -478,7 +463,7 @@ def _membership_or_404(institution: Institution, membership_id: int) -> Membersh
     return membership
 
 
-@bp.post("/institutions/<slug>/members/<int:membership_id>/role")
+@bp.post("/institutions/<slug>/members/<id:membership_id>/role")
 @login_required
 def change_role(slug: str, membership_id: int):
     """Change a member's role."""
@@ -496,7 +481,7 @@ def change_role(slug: str, membership_id: int):
     return redirect(url_for("accounts.members", slug=slug))
 
 
-@bp.post("/institutions/<slug>/members/<int:membership_id>/remove")
+@bp.post("/institutions/<slug>/members/<id:membership_id>/remove")
 @login_required
 def remove_member(slug: str, membership_id: int):
     """Remove a member from the institution."""
@@ -514,7 +499,7 @@ def remove_member(slug: str, membership_id: int):
     return redirect(url_for("accounts.members", slug=slug))
 
 
-@bp.post("/institutions/<slug>/invitations/<int:invitation_id>/revoke")
+@bp.post("/institutions/<slug>/invitations/<id:invitation_id>/revoke")
 @login_required
 def revoke_invitation(slug: str, invitation_id: int):
     """Withdraw a pending invitation."""

@@ -7,7 +7,7 @@ import logging
 from flask import Flask, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
 from core.api import is_api_request, json_error_response
 from core.extensions import db
@@ -86,8 +86,22 @@ def add_security_headers(response):
     return response
 
 
+def refuse_nul_characters() -> None:
+    """Text never contains NUL; PostgreSQL cannot store it, so refuse it up front (400)."""
+    values = list(request.args.values())
+    if request.is_json:
+        body = request.get_data(cache=True)
+        if b"\x00" in body or b"\\u0000" in body:
+            raise BadRequest("Text cannot contain NUL characters.")
+    elif request.method not in ("GET", "HEAD", "OPTIONS"):
+        values.extend(request.form.values())
+    if any("\x00" in value for value in values):
+        raise BadRequest("Text cannot contain NUL characters.")
+
+
 def init_errors(app: Flask) -> None:
-    """Register the error handlers and the security headers."""
+    """Register the error handlers, the input guard and the security headers."""
+    app.before_request(refuse_nul_characters)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)
     app.after_request(add_security_headers)

@@ -163,43 +163,73 @@ def send_notification(notification_id: int) -> tuple[str, float | None]:
     if not claimed:
         return "skipped", None
     row = db.session.get(Notification, notification_id)
+    attempts = row.attempts
     try:
-        deliver(build_message(row), name=f"{now:%Y%m%dT%H%M%S}-{row.id}")
+        message = build_message(row)
+    except Exception as exc:
+        log.exception("notification %s cannot be built", notification_id)
+        return _record_failure(
+            notification_id, attempts, DeliveryError(f"cannot build: {exc}", permanent=True)
+        )
+    # End the read before talking to SMTP: no transaction (and, on SQLite, no write
+    # lock) is held while a slow server answers.
+    db.session.commit()
+    try:
+        deliver(message, name=f"{now:%Y%m%dT%H%M%S}-{notification_id}")
     except DeliveryError as exc:
-        return _record_failure(row, exc)
-    row.status = NotificationStatus.sent
-    row.sent_at = utcnow()
-    row.last_error = None
+        return _record_failure(notification_id, attempts, exc)
+    except Exception as exc:
+        log.exception("notification %s: unexpected delivery error", notification_id)
+        return _record_failure(
+            notification_id, attempts, DeliveryError(f"{type(exc).__name__}: {exc}", permanent=False)
+        )
+    db.session.execute(
+        update(Notification)
+        .where(Notification.id == notification_id, Notification.status == NotificationStatus.sending)
+        .values(status=NotificationStatus.sent, sent_at=utcnow(), last_error=None)
+    )
     db.session.commit()
     return "sent", None
 
 
-def _record_failure(row: Notification, exc: DeliveryError) -> tuple[str, float | None]:
-    row.last_error = str(exc)[:2000]
-    if exc.permanent or row.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
-        row.status = NotificationStatus.failed
-        db.session.commit()
-        log.warning("notification %s failed permanently: %s", row.id, exc)
-        return "failed", None
-    delay = retry_delay(row.attempts)
-    row.status = NotificationStatus.queued
-    row.next_attempt_at = utcnow() + timedelta(seconds=delay)
-    row.enqueued_at = row.next_attempt_at if delay <= SHORT_RETRY_SECONDS else None
+def _record_failure(notification_id: int, attempts: int, exc: DeliveryError) -> tuple[str, float | None]:
+    values: dict[str, Any] = {"last_error": str(exc)[:2000]}
+    outcome: tuple[str, float | None]
+    if exc.permanent or attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
+        values["status"] = NotificationStatus.failed
+        log.warning("notification %s failed permanently: %s", notification_id, exc)
+        outcome = ("failed", None)
+    else:
+        delay = retry_delay(attempts)
+        next_attempt = utcnow() + timedelta(seconds=delay)
+        values.update(
+            status=NotificationStatus.queued,
+            next_attempt_at=next_attempt,
+            enqueued_at=next_attempt if delay <= SHORT_RETRY_SECONDS else None,
+        )
+        outcome = ("retry", delay)
+    db.session.execute(
+        update(Notification)
+        .where(Notification.id == notification_id, Notification.status == NotificationStatus.sending)
+        .values(**values)
+    )
     db.session.commit()
-    return "retry", delay
+    return outcome
 
 
 def sweep_outbox() -> int:
     """Re-queue rows stuck queued (never picked up) or sending (worker died)."""
     now = utcnow()
     stuck_before = now - timedelta(seconds=current_app.config["OUTBOX_STUCK_AFTER_SECONDS"])
+    stuck = (Notification.status == NotificationStatus.sending, Notification.claimed_at < stuck_before)
+    # A row that keeps killing its worker stops once it has used its attempts.
     db.session.execute(
         update(Notification)
-        .where(
-            Notification.status == NotificationStatus.sending,
-            Notification.claimed_at < stuck_before,
-        )
-        .values(status=NotificationStatus.queued, enqueued_at=None)
+        .where(*stuck, Notification.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"])
+        .values(status=NotificationStatus.failed, last_error="gave up: the worker never finished sending")
+    )
+    db.session.execute(
+        update(Notification).where(*stuck).values(status=NotificationStatus.queued, enqueued_at=None)
     )
     due = (
         db.session.execute(
@@ -222,19 +252,24 @@ def sweep_outbox() -> int:
     return len(due)
 
 
-def erase_recipient(user_id: int, anonymous_email: str) -> None:
+def _addressed_to(user_id: int, email: str):
+    # Messages sent before the person had an account carry only the address.
+    return or_(Notification.user_id == user_id, Notification.to_email == email)
+
+
+def erase_recipient(user_id: int, email: str, anonymous_email: str) -> None:
     """Remove a person's address and message bodies from the outbox (ARCO erasure)."""
     db.session.execute(
         update(Notification)
-        .where(Notification.user_id == user_id)
+        .where(_addressed_to(user_id, email))
         .values(to_email=anonymous_email, to_name="", body_text="", body_html="", subject="")
     )
 
 
-def notifications_for(user_id: int) -> list[dict[str, Any]]:
+def notifications_for(user_id: int, email: str) -> list[dict[str, Any]]:
     """What the outbox holds about a person, for their data export."""
     rows = db.session.execute(
-        select(Notification).where(Notification.user_id == user_id).order_by(Notification.id)
+        select(Notification).where(_addressed_to(user_id, email)).order_by(Notification.id)
     ).scalars()
     return [
         {
