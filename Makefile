@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test lint format setup setup-dev translations extract-messages clean
+.PHONY: run test bench lint format setup setup-dev translations extract-messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ run: setup
 ## The whole test suite (SQLite + embedded Redis unless TEST_DATABASE_URL / TEST_REDIS_URL).
 test: setup-dev
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+## Benchmarks (bench/bench_*.py); results in bench/results/, summary in bench/README.md.
+bench: setup-dev
+	$(BIN)/python bench/run.py $(BENCH)
 
 lint: setup-dev
 	$(BIN)/ruff check .
