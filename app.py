@@ -70,6 +70,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def _init_extensions(app: Flask) -> None:
     # Every model module is imported so metadata (and Alembic) sees the whole schema.
     import accounts.models  # noqa: F401
+    import events.feed_models  # noqa: F401
     import notifications.models
     from core.api import api
     from core.celery_app import celery_init_app
@@ -121,12 +122,22 @@ def _register_blueprints(app: Flask) -> None:
     from accounts.views import bp as accounts_bp
     from core.api import api
     from core.pages import bp as core_bp
+    from events.api import blp as events_api
+    from events.feed_api import blp as calendars_api
+    from events.feeds import bp as calendars_bp
+    from events.views import bp as events_bp
+    from notifications.api import blp as notifications_api
     from notifications.views import bp as notifications_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(notifications_bp)
     app.register_blueprint(accounts_bp)
+    app.register_blueprint(events_bp)
+    app.register_blueprint(calendars_bp)
     api.register_blueprint(accounts_api)
+    api.register_blueprint(events_api)
+    api.register_blueprint(calendars_api)
+    api.register_blueprint(notifications_api)
 
 
 def _register_cli(app: Flask) -> None:

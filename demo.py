@@ -9,6 +9,8 @@ from sqlalchemy import select
 from accounts import services
 from core.extensions import db
 from core.models import Institution, User
+from events.seed import seed_events
+from notifications.seed import seed_notifications
 
 ADMIN = ("admin@promueve.example", "Administración Promueve", "Admin-Promueve-2026")
 
@@ -108,6 +110,8 @@ def seed_demo() -> list[tuple[str, str, str]]:
         if liaison.role_in(institution.id) is None:
             services.add_member(admin, institution, liaison, "liaison")
         accounts.append((spec["acronym"], email, password))
+    accounts.extend(seed_events())
+    seed_notifications([email for _who, email, _password in accounts])
     return accounts
 
 

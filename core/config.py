@@ -125,11 +125,23 @@ def load_config(instance_path: str) -> dict:
         "OPENAPI_URL_PREFIX": "/api/v1",
         "OPENAPI_JSON_PATH": "openapi.json",
         # Outbox.
-        "MAIL_MAX_ATTEMPTS": 8,
-        "MAIL_RETRY_BASE_SECONDS": 30,
-        "MAIL_RETRY_MAX_SECONDS": 3600,
-        "OUTBOX_STUCK_AFTER_SECONDS": 300,
+        "MAIL_MAX_ATTEMPTS": int(env.get("MAIL_MAX_ATTEMPTS", 8)),
+        "MAIL_RETRY_BASE_SECONDS": float(env.get("MAIL_RETRY_BASE_SECONDS", 30)),
+        "MAIL_RETRY_MAX_SECONDS": float(env.get("MAIL_RETRY_MAX_SECONDS", 3600)),
+        "OUTBOX_STUCK_AFTER_SECONDS": int(env.get("OUTBOX_STUCK_AFTER_SECONDS", 300)),
         "SMTP_TIMEOUT": 30,
+        # Notifications: outgoing pace shared by every worker (0 = unlimited), messages per
+        # send task, permanent failures before an address is undeliverable, reminders per
+        # ledger task, digest hour (the person's zone), in-app retention, unsubscribe links.
+        "MAIL_RATE_PER_MINUTE": int(env.get("MAIL_RATE_PER_MINUTE", 600)),
+        "MAIL_BATCH_SIZE": int(env.get("MAIL_BATCH_SIZE", 100)),
+        "MAIL_BOUNCE_LIMIT": int(env.get("MAIL_BOUNCE_LIMIT", 3)),
+        "REMINDER_BATCH_SIZE": int(env.get("REMINDER_BATCH_SIZE", 200)),
+        "REMINDER_COMMIT_SIZE": int(env.get("REMINDER_COMMIT_SIZE", 100)),
+        "REMINDER_STUCK_AFTER_SECONDS": int(env.get("REMINDER_STUCK_AFTER_SECONDS", 300)),
+        "DIGEST_HOUR": int(env.get("DIGEST_HOUR", 8)),
+        "IN_APP_RETENTION_DAYS": int(env.get("IN_APP_RETENTION_DAYS", 180)),
+        "UNSUBSCRIBE_LINK_MAX_AGE": int(timedelta(days=730).total_seconds()),
         # Celery: JSON only, late acks, beat schedule here.
         "CELERY": {
             "broker_url": redis_url,
@@ -141,7 +153,10 @@ def load_config(instance_path: str) -> dict:
             "task_reject_on_worker_lost": True,
             "worker_prefetch_multiplier": 1,
             "task_default_queue": "default",
-            "task_routes": {"notifications.send_notification": {"queue": "mail"}},
+            "task_routes": {
+                "notifications.send_notification": {"queue": "mail"},
+                "notifications.send_notifications": {"queue": "mail"},
+            },
             "broker_connection_timeout": 3,
             "broker_connection_retry_on_startup": True,
             "broker_transport_options": {
@@ -152,6 +167,18 @@ def load_config(instance_path: str) -> dict:
                 "sweep-outbox": {
                     "task": "notifications.sweep_outbox",
                     "schedule": 60.0,
+                },
+                "fire-due-reminders": {
+                    "task": "notifications.dispatch_reminders",
+                    "schedule": 60.0,
+                },
+                "send-due-digests": {
+                    "task": "notifications.send_digests",
+                    "schedule": 60.0,
+                },
+                "purge-old-notifications": {
+                    "task": "notifications.purge",
+                    "schedule": 3600.0,
                 },
             },
             "timezone": "UTC",

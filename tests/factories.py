@@ -104,3 +104,39 @@ class QueryCounter:
         from sqlalchemy import event
 
         event.remove(self.engine, "before_cursor_execute", self._count)
+
+
+def make_event(institution: Institution, *, publish: bool = True, actor: User | None = None, **fields):
+    """A committed event of `institution` (published unless `publish=False`), a week ahead by default."""
+    from datetime import timedelta
+
+    from core.timeutil import utcnow
+    from events import services as event_services
+
+    starts_at = fields.pop("starts_at", None) or utcnow().replace(microsecond=0) + timedelta(days=7)
+    data = {
+        "kind": "datathon",
+        "title": "Datatón de datos abiertos",
+        "summary": "Un día para trabajar con datos.",
+        "format": "in_person",
+        "venue": "Biblioteca Vasconcelos",
+        "address": "Eje 1 Norte s/n, Buenavista, Cuauhtémoc",
+        "state": "Ciudad de México",
+        "starts_at": starts_at,
+        "ends_at": fields.pop("ends_at", None) or starts_at + timedelta(hours=3),
+        **fields,
+    }
+    event = event_services.create_event(actor, institution, data)
+    if publish:
+        event_services.publish_event(actor, event)
+    return event
+
+
+def attachments_of(message) -> dict[str, object]:
+    """Parts of a parsed email by file name (attachments and inline images)."""
+    return {part.get_filename(): part for part in message.walk() if part.get_filename()}
+
+
+def mails_to(directory: Path, email: str) -> list:
+    """The parsed .eml files addressed to `email`."""
+    return [m for m in read_mails(directory) if m["To"].addresses[0].addr_spec == email]

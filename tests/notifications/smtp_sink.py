@@ -18,8 +18,10 @@ class Sink:
     refuse_with: str | None = None  # e.g. "550 5.1.1 No such user"
     hold: threading.Event | None = None  # while set, DATA is not answered
     holding: threading.Event = field(default_factory=threading.Event)
+    connections: set = field(default_factory=set)  # one entry per SMTP connection that sent DATA
 
     async def handle_DATA(self, server, session, envelope):
+        self.connections.add(session)
         while self.hold is not None and self.hold.is_set():
             self.holding.set()
             await asyncio.sleep(0.05)

@@ -1,0 +1,1 @@
+"""Events: dialogue tables, datathons and data-for-development collaborations."""

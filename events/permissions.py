@@ -1,0 +1,34 @@
+"""Policy rules of the events domain (registered with core.permissions at import)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.choices import InstitutionRole
+from core.models import User
+from core.permissions import has_role, rule
+
+
+@rule("events.manage")
+def _manage_events(user: User, obj: Any) -> bool:
+    """The institution's liaisons and staff manage its events, outcomes and stories."""
+    return has_role(user, obj, InstitutionRole.liaison, InstitutionRole.staff)
+
+
+@rule("events.view")
+def _view_event(user: User, event: Any) -> bool:
+    """Anyone signed in sees what is public; drafts only their managers."""
+    if event is None:
+        return False
+    if str(event.status) != "draft":
+        return True
+    return has_role(user, event, InstitutionRole.liaison, InstitutionRole.staff)
+
+
+def may_view(user: Any, event: Any) -> bool:
+    """Whether anyone (signed in or not) may see this event: public unless a draft."""
+    from core.permissions import can
+
+    if str(event.status) != "draft":
+        return True
+    return can(user, "events.view", event)

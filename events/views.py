@@ -1,0 +1,694 @@
+"""HTML pages of events, registrations, check-in, outcomes and stories (thin: services work)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from werkzeug.routing import BuildError
+
+from core.choices import MEXICAN_STATES, SECTOR_LABELS
+from core.exceptions import DomainError
+from core.extensions import db
+from core.models import Institution
+from core.permissions import require
+from core.timeutil import to_zone, utcnow
+from events import forms, services
+from events.models import Commitment, Event, EventStatus, RegistrationStatus, SuccessStory
+from events.permissions import may_view
+from events.rendering import event_date, event_span, event_time, markdown_to_html, spans_days
+
+bp = Blueprint("events", __name__, template_folder="templates")
+
+
+@bp.app_template_filter("markdown")
+def _markdown_filter(source: str | None):
+    return markdown_to_html(source)
+
+
+bp.add_app_template_global(event_time, "event_time")
+bp.add_app_template_global(event_span, "event_span")
+bp.add_app_template_global(event_date, "event_date")
+bp.add_app_template_global(spans_days, "spans_days")
+
+
+def _labels() -> dict[str, Any]:
+    return {
+        "kind_labels": services.KIND_LABELS,
+        "format_labels": services.FORMAT_LABELS,
+        "status_labels": services.STATUS_LABELS,
+        "registration_labels": services.REGISTRATION_STATUS_LABELS,
+        "commitment_labels": services.COMMITMENT_STATUS_LABELS,
+        "sector_labels": SECTOR_LABELS,
+    }
+
+
+def show_domain_error(form, exc: DomainError) -> None:
+    """Attach a service refusal to its form field, or flash it."""
+    if form is not None and exc.field and exc.field in form:
+        form[exc.field].errors = [*form[exc.field].errors, str(exc.message)]
+    else:
+        flash(str(exc.message), "error")
+
+
+def _event_or_404(event_id: int) -> Event:
+    event = services.get_event(event_id)
+    if event is None or not may_view(current_user, event):
+        abort(404)
+    return event
+
+
+def _managed_event(event_id: int) -> Event:
+    event = services.get_event(event_id)
+    if event is None:
+        abort(404)
+    require(current_user, "events.manage", event)
+    return event
+
+
+def calendar_url(event: Event) -> str | None:
+    """The event's .ics download (served by the calendar feeds, `calendars.event_ics`)."""
+    try:
+        return url_for("calendars.event_ics", event_id=event.id)
+    except BuildError:
+        return None
+
+
+def _int_arg(name: str, default: int = 1) -> int:
+    try:
+        return max(1, min(int(request.args.get(name, default)), 100000))
+    except ValueError:
+        return default
+
+
+# --- public list, detail, registration --------------------------------------------------------
+
+
+@bp.get("/events")
+def list_events():
+    """Public list of events with filters and pagination."""
+    filters = services.EventFilters(
+        kind=request.args.get("kind") or None,
+        institution=request.args.get("institution") or None,
+        state=request.args.get("state") or None,
+        format=request.args.get("format") or None,
+        when=request.args.get("when") if request.args.get("when") in ("upcoming", "past") else None,
+        page=_int_arg("page"),
+    )
+    if filters.when is None and "when" not in request.args:
+        filters.when = "upcoming"
+    page = services.list_events(filters)
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template(
+        "events/list.html",
+        page=page,
+        filters=filters,
+        args=args,
+        institutions=services.institutions_for_filters(),
+        states=MEXICAN_STATES,
+        now=utcnow(),
+        **_labels(),
+    )
+
+
+@bp.get("/events/<id:event_id>")
+def detail(event_id: int):
+    """An event's public page: times, place, agenda, seats, and register/cancel."""
+    event = _event_or_404(event_id)
+    counts = services.seat_counts(event.id)
+    registration = services.registration_for(current_user, event)
+    manager = current_user.is_authenticated and services_can_manage(event)
+    confirmed = registration is not None and registration.status == RegistrationStatus.confirmed
+    commitments = services.public_commitments(event) if event.status == EventStatus.completed else []
+    story = services.story_of(event)
+    if story is not None and story.published_at is None and not manager:
+        story = None
+    return render_template(
+        "events/detail.html",
+        event=event,
+        counts=counts,
+        seats_left=services.seats_left(event, counts),
+        state=services.registration_state(event, counts),
+        registration=registration,
+        position=services.waitlist_position(registration) if registration else None,
+        qr=services.qr_svg_data_uri(registration.code) if confirmed else None,
+        show_online_url=bool(confirmed or manager),
+        manager=manager,
+        map_url=services.map_url(event),
+        calendar_url=calendar_url(event),
+        commitments=commitments,
+        story=story,
+        confirm_form=forms.ConfirmForm(),
+        now=utcnow(),
+        **_labels(),
+    )
+
+
+def services_can_manage(event: Event) -> bool:
+    from core.permissions import can
+
+    return can(current_user, "events.manage", event)
+
+
+@bp.route("/events/<id:event_id>/register", methods=["GET", "POST"])
+@login_required
+def register(event_id: int):
+    """Register (answering the event's questions, if any)."""
+    event = _event_or_404(event_id)
+    form = forms.registration_form(event.questions)
+    if services.registration_for(current_user, event) is not None:
+        flash(_("Ya estás registrado en esta actividad."), "info")
+        return redirect(url_for("events.detail", event_id=event.id))
+    if form.validate_on_submit():
+        answers = {str(q.id): form[f"q{q.id}"].data for q in event.questions}
+        try:
+            registration = services.register(current_user, event, answers)
+        except DomainError as exc:
+            if exc.field and exc.field.startswith("q") and exc.field in form:
+                show_domain_error(form, exc)
+            else:
+                flash(str(exc.message), "error")
+                return redirect(url_for("events.detail", event_id=event.id))
+        else:
+            if registration.status == RegistrationStatus.confirmed:
+                flash(
+                    _(
+                        "¡Listo! Tu lugar está confirmado. Tu código es %(code)s; te lo enviamos por correo.",
+                        code=registration.code,
+                    ),
+                    "success",
+                )
+            else:
+                flash(
+                    _(
+                        "El cupo está lleno: quedaste en la lista de espera (lugar %(n)s). "
+                        "Te avisaremos si se libera un lugar.",
+                        n=services.waitlist_position(registration),
+                    ),
+                    "info",
+                )
+            return redirect(url_for("events.detail", event_id=event.id))
+    elif request.method == "POST" and not event.questions:
+        flash(_("El formulario caducó; vuelve a intentarlo."), "error")
+        return redirect(url_for("events.detail", event_id=event.id))
+    return render_template("events/register.html", event=event, form=form), 422 if form.errors else 200
+
+
+@bp.post("/events/<id:event_id>/registration/cancel")
+@login_required
+def cancel_registration(event_id: int):
+    """Give up my place (until the start)."""
+    event = _event_or_404(event_id)
+    registration = services.registration_for(current_user, event)
+    if registration is None:
+        flash(_("No tienes un registro activo en esta actividad."), "info")
+    elif forms.ConfirmForm().validate_on_submit():
+        try:
+            services.cancel_registration(current_user, registration)
+        except DomainError as exc:
+            flash(str(exc.message), "error")
+        else:
+            flash(_("Cancelaste tu registro."), "success")
+    return redirect(url_for("events.detail", event_id=event_id))
+
+
+@bp.get("/events/mine")
+@login_required
+def my_events():
+    """The events I registered for, with my codes and waitlist positions."""
+    registrations = services.my_registrations(current_user)
+    positions = {
+        r.id: services.waitlist_position(r)
+        for r in registrations
+        if r.status == RegistrationStatus.waitlisted
+    }
+    return render_template(
+        "events/mine.html", registrations=registrations, positions=positions, now=utcnow(), **_labels()
+    )
+
+
+# --- management -------------------------------------------------------------------------------
+
+
+@bp.get("/events/manage")
+@login_required
+def manage():
+    """Events of the institutions I manage, drafts included."""
+    institutions = services.managed_institutions(current_user)
+    if not institutions:
+        abort(403)
+    page = services.list_events(services.EventFilters(page=_int_arg("page")), manager=current_user)
+    return render_template(
+        "events/manage.html", page=page, institutions=institutions, now=utcnow(), **_labels()
+    )
+
+
+def _local(value: datetime | None, zone: str) -> datetime | None:
+    return to_zone(value, zone).replace(tzinfo=None) if value else None
+
+
+def _event_payload(form: forms.EventForm) -> dict[str, Any]:
+    seats = {
+        str(sector): form[forms.sector_field_name(str(sector))].data
+        for sector in SECTOR_LABELS
+        if form[forms.sector_field_name(str(sector))].data
+    }
+    return {
+        "kind": form.kind.data,
+        "title": form.title.data,
+        "summary": form.summary.data or "",
+        "description": form.description.data or "",
+        "topics": form.topics.data or "",
+        "format": form.format.data,
+        "venue": form.venue.data,
+        "address": form.address.data,
+        "state": form.state.data or None,
+        "latitude": form.latitude.data,
+        "longitude": form.longitude.data,
+        "online_url": form.online_url.data,
+        "timezone": form.timezone.data,
+        "starts_at": form.starts_at.data,
+        "ends_at": form.ends_at.data,
+        "registration_opens_at": form.registration_opens_at.data,
+        "registration_closes_at": form.registration_closes_at.data,
+        "capacity": form.capacity.data,
+        "waitlist": form.waitlist.data,
+        "academic_partner": form.academic_partner.data,
+        "cohosts": form.cohosts.data or [],
+        "reminder_offsets_minutes": form.reminder_offsets.data or "",
+        "sector_seats": seats,
+        "agenda": forms.parse_agenda(form.agenda.data),
+        "datasets": forms.parse_datasets(form.datasets.data),
+        "questions": forms.parse_questions(form.questions.data),
+    }
+
+
+def _event_form_choices(form: forms.EventForm, institutions: list[Institution]) -> None:
+    form.institution.choices = forms.options((i.slug, i.display_name) for i in institutions)
+    everyone = db.session.execute(select(Institution).order_by(Institution.name)).scalars()
+    form.cohosts.choices = forms.options((i.slug, i.display_name) for i in everyone)
+
+
+@bp.route("/events/new", methods=["GET", "POST"])
+@login_required
+def new_event():
+    """Create a draft event for one of my institutions."""
+    institutions = services.managed_institutions(current_user)
+    if not institutions:
+        abort(403)
+    form = forms.EventForm()
+    _event_form_choices(form, institutions)
+    if request.method == "GET":
+        chosen = request.args.get("institution")
+        form.institution.data = chosen if chosen in {i.slug for i in institutions} else institutions[0].slug
+        form.timezone.data = current_app.config["DEFAULT_TIMEZONE"]
+        form.waitlist.data = True
+    if form.validate_on_submit():
+        institution = next(i for i in institutions if i.slug == form.institution.data)
+        require(current_user, "events.manage", institution)
+        try:
+            event = services.create_event(current_user, institution, _event_payload(form))
+        except DomainError as exc:
+            db.session.rollback()
+            show_domain_error(form, exc)
+        else:
+            flash(
+                _("Guardamos «%(title)s» como borrador. Revísalo y publícalo.", title=event.title), "success"
+            )
+            return redirect(url_for("events.detail", event_id=event.id))
+    return render_template("events/form.html", form=form, event=None, sector_labels=SECTOR_LABELS), (
+        422 if form.errors else 200
+    )
+
+
+@bp.route("/events/<id:event_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_event(event_id: int):
+    """Edit an event (moving a published one notifies its registrants)."""
+    event = _managed_event(event_id)
+    if event.status in (EventStatus.completed, EventStatus.cancelled):
+        flash(_("Una actividad concluida o cancelada ya no se edita."), "info")
+        return redirect(url_for("events.detail", event_id=event.id))
+    form = forms.EventForm()
+    _event_form_choices(form, [event.institution])
+    if request.method == "GET":
+        zone = event.timezone
+        form.process(
+            data={
+                "institution": event.institution.slug,
+                "kind": str(event.kind),
+                "title": event.title,
+                "summary": event.summary,
+                "description": event.description,
+                "topics": ", ".join(event.topics or []),
+                "format": str(event.format),
+                "venue": event.venue,
+                "address": event.address,
+                "state": event.state or "",
+                "latitude": event.latitude,
+                "longitude": event.longitude,
+                "online_url": event.online_url,
+                "timezone": zone,
+                "starts_at": _local(event.starts_at, zone),
+                "ends_at": _local(event.ends_at, zone),
+                "registration_opens_at": _local(event.registration_opens_at, zone),
+                "registration_closes_at": _local(event.registration_closes_at, zone),
+                "capacity": event.capacity,
+                "waitlist": event.waitlist_enabled,
+                "academic_partner": event.academic_partner,
+                "cohosts": [c.institution.slug for c in event.cohosts],
+                "reminder_offsets": ", ".join(str(m) for m in event.reminder_offsets or []),
+                "agenda": forms.format_agenda(event, lambda value: to_zone(value, zone)),
+                "datasets": forms.format_datasets(event.datasets_for("linked")),
+                "questions": forms.format_questions(event.questions),
+                **{forms.sector_field_name(s): n for s, n in event.seats_by_sector.items()},
+            }
+        )
+    elif form.validate_on_submit():
+        form.institution.data = event.institution.slug
+        try:
+            services.update_event(current_user, event, _event_payload(form))
+        except DomainError as exc:
+            db.session.rollback()
+            show_domain_error(form, exc)
+        else:
+            flash(_("Guardamos los cambios."), "success")
+            return redirect(url_for("events.detail", event_id=event.id))
+    return render_template("events/form.html", form=form, event=event, sector_labels=SECTOR_LABELS), (
+        422 if form.errors else 200
+    )
+
+
+@bp.post("/events/<id:event_id>/publish")
+@login_required
+def publish(event_id: int):
+    """Publish a draft."""
+    event = _managed_event(event_id)
+    if forms.ConfirmForm().validate_on_submit():
+        try:
+            services.publish_event(current_user, event)
+        except DomainError as exc:
+            db.session.rollback()
+            flash(str(exc.message), "error")
+        else:
+            flash(_("Publicaste «%(title)s»; el registro está abierto.", title=event.title), "success")
+    return redirect(url_for("events.detail", event_id=event_id))
+
+
+@bp.route("/events/<id:event_id>/reschedule", methods=["GET", "POST"])
+@login_required
+def reschedule(event_id: int):
+    """Move an event to new times; registrants are told old and new."""
+    event = _managed_event(event_id)
+    form = forms.RescheduleForm()
+    if request.method == "GET":
+        form.starts_at.data = _local(event.starts_at, event.timezone)
+        form.ends_at.data = _local(event.ends_at, event.timezone)
+    if form.validate_on_submit():
+        try:
+            services.reschedule_event(current_user, event, form.starts_at.data, form.ends_at.data)
+        except DomainError as exc:
+            db.session.rollback()
+            show_domain_error(form, exc)
+        else:
+            flash(_("Reprogramaste la actividad; avisamos a las personas registradas."), "success")
+            return redirect(url_for("events.detail", event_id=event_id))
+    return render_template("events/reschedule.html", form=form, event=event), 422 if form.errors else 200
+
+
+@bp.route("/events/<id:event_id>/cancel", methods=["GET", "POST"])
+@login_required
+def cancel(event_id: int):
+    """Cancel an event with a reason (every registrant is told)."""
+    event = _managed_event(event_id)
+    form = forms.CancelEventForm()
+    if form.validate_on_submit():
+        try:
+            services.cancel_event(current_user, event, form.reason.data)
+        except DomainError as exc:
+            db.session.rollback()
+            show_domain_error(form, exc)
+        else:
+            flash(_("Cancelaste la actividad y avisamos a las personas registradas."), "success")
+            return redirect(url_for("events.detail", event_id=event_id))
+    return render_template("events/cancel.html", form=form, event=event), 422 if form.errors else 200
+
+
+@bp.get("/events/<id:event_id>/registrations")
+@login_required
+def registrations(event_id: int):
+    """Who registered, in arrival order, with attendance figures."""
+    event = _managed_event(event_id)
+    rows = services.registrations_of(event)
+    return render_template(
+        "events/registrations.html",
+        event=event,
+        registrations=rows,
+        positions=services.waitlist_positions(rows),
+        attendance=services.attendance(event),
+        **_labels(),
+    )
+
+
+@bp.get("/events/<id:event_id>/registrations.csv")
+@login_required
+def registrations_csv(event_id: int):
+    """The attendee list with answers, as CSV."""
+    event = _managed_event(event_id)
+    body = "\ufeff" + services.attendee_csv(event)  # BOM: spreadsheets then read UTF-8 accents right
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="actividad-{event.id}-registros.csv"'},
+    )
+
+
+@bp.route("/events/<id:event_id>/checkin", methods=["GET", "POST"])
+@login_required
+def checkin(event_id: int):
+    """Check people in by code; record walk-ins."""
+    event = _managed_event(event_id)
+    form = forms.CheckInForm()
+    walk_in_form = forms.WalkInForm(prefix="walkin")
+    last = None
+    if form.validate_on_submit():
+        try:
+            result = services.check_in(current_user, event, form.code.data)
+        except DomainError as exc:
+            db.session.rollback()
+            show_domain_error(form, exc)
+        else:
+            last = result.registration
+            if result.already:
+                flash(_("%(name)s ya tenía registrada su asistencia.", name=last.display_name), "info")
+            else:
+                flash(
+                    _("Asistencia registrada: %(name)s (%(code)s).", name=last.display_name, code=last.code),
+                    "success",
+                )
+            return redirect(url_for("events.checkin", event_id=event_id))
+    return render_template(
+        "events/checkin.html",
+        event=event,
+        form=form,
+        walk_in_form=walk_in_form,
+        attendance=services.attendance(event),
+    ), 422 if form.errors else 200
+
+
+@bp.post("/events/<id:event_id>/walk-ins")
+@login_required
+def walk_in(event_id: int):
+    """Record someone who came without registering."""
+    event = _managed_event(event_id)
+    walk_in_form = forms.WalkInForm(prefix="walkin")
+    if walk_in_form.validate_on_submit():
+        try:
+            services.record_walk_in(
+                current_user, event, walk_in_form.name.data, walk_in_form.sector.data or None
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            flash(str(exc.message), "error")
+        else:
+            flash(_("Registramos a %(name)s sin registro previo.", name=walk_in_form.name.data), "success")
+            return redirect(url_for("events.checkin", event_id=event_id))
+    return render_template(
+        "events/checkin.html",
+        event=event,
+        form=forms.CheckInForm(formdata=None),
+        walk_in_form=walk_in_form,
+        attendance=services.attendance(event),
+    ), 422
+
+
+def _commitment_form(event: Event) -> forms.CommitmentForm:
+    form = forms.CommitmentForm(prefix="commitment")
+    everyone = db.session.execute(select(Institution).order_by(Institution.name)).scalars()
+    form.responsible_institution.choices = forms.options(
+        [("", _("Ninguna (escribe el nombre abajo)")), *((i.slug, i.display_name) for i in everyone)]
+    )
+    return form
+
+
+@bp.route("/events/<id:event_id>/outcome", methods=["GET", "POST"])
+@login_required
+def outcome(event_id: int):
+    """Record attendance, minutes, datasets and commitments after the event."""
+    event = _managed_event(event_id)
+    form = forms.OutcomeForm()
+    present = services.attendance(event)
+    if request.method == "GET":
+        if event.outcome is not None:
+            form.attendance.data = event.outcome.attendance
+            form.minutes.data = event.outcome.minutes
+        else:
+            form.attendance.data = present.present
+        form.datasets_published.data = forms.format_datasets(event.datasets_for("published"))
+        form.datasets_requested.data = forms.format_datasets(event.datasets_for("requested"))
+    if form.validate_on_submit():
+        try:
+            services.record_outcome(
+                current_user,
+                event,
+                attendance_count=form.attendance.data,
+                minutes=form.minutes.data,
+                published_datasets=forms.parse_datasets(form.datasets_published.data),
+                requested_datasets=forms.parse_datasets(form.datasets_requested.data),
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            show_domain_error(form, exc)
+        else:
+            flash(_("Guardamos el resultado de la actividad."), "success")
+            return redirect(url_for("events.outcome", event_id=event_id))
+    return render_template(
+        "events/outcome.html",
+        event=event,
+        form=form,
+        attendance=present,
+        commitment_form=_commitment_form(event),
+        commitments=services.public_commitments(event),
+        status_form=forms.CommitmentStatusForm(),
+        story=services.story_of(event),
+        **_labels(),
+    ), 422 if form.errors else 200
+
+
+@bp.post("/events/<id:event_id>/commitments")
+@login_required
+def add_commitment(event_id: int):
+    """Add a commitment (acuerdo)."""
+    event = _managed_event(event_id)
+    form = _commitment_form(event)
+    if form.validate_on_submit():
+        try:
+            services.add_commitment(
+                current_user,
+                event,
+                {
+                    "text": form.text.data,
+                    "responsible_institution": form.responsible_institution.data or None,
+                    "responsible_name": form.responsible_name.data,
+                    "due_on": form.due_on.data,
+                    "status": form.status.data,
+                },
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            flash(str(exc.message), "error")
+        else:
+            flash(_("Agregamos el acuerdo."), "success")
+    else:
+        flash(_("Revisa el acuerdo: el texto es obligatorio y la fecha debe ser válida."), "error")
+    return redirect(url_for("events.outcome", event_id=event_id) + "#commitments")
+
+
+@bp.post("/events/<id:event_id>/commitments/<id:commitment_id>")
+@login_required
+def update_commitment(event_id: int, commitment_id: int):
+    """Change a commitment's status."""
+    event = _managed_event(event_id)
+    commitment = db.session.get(Commitment, commitment_id)
+    if commitment is None or commitment.event_id != event.id:
+        abort(404)
+    form = forms.CommitmentStatusForm()
+    if form.validate_on_submit():
+        services.update_commitment(current_user, commitment, {"status": form.status.data})
+        flash(_("Actualizamos el estado del acuerdo."), "success")
+    return redirect(url_for("events.outcome", event_id=event_id) + "#commitments")
+
+
+@bp.route("/events/<id:event_id>/story", methods=["GET", "POST"])
+@login_required
+def edit_story(event_id: int):
+    """Write, edit and publish the event's success story."""
+    event = _managed_event(event_id)
+    story = services.story_of(event)
+    form = forms.StoryForm()
+    if request.method == "GET" and story is not None:
+        form.title.data = story.title
+        form.body.data = story.body
+        form.datasets.data = forms.format_datasets(story.datasets)
+        form.publish.data = story.published_at is not None
+    if form.validate_on_submit():
+        try:
+            story = services.save_story(
+                current_user,
+                event,
+                title=form.title.data,
+                body=form.body.data,
+                datasets=forms.parse_datasets(form.datasets.data),
+                publish=form.publish.data,
+                story=story,
+            )
+            if not form.publish.data and story.published_at is not None:
+                services.set_story_published(current_user, story, False)
+        except DomainError as exc:
+            db.session.rollback()
+            show_domain_error(form, exc)
+        else:
+            flash(
+                _("Publicamos la historia.")
+                if story.published_at
+                else _("Guardamos la historia sin publicar."),
+                "success",
+            )
+            return redirect(url_for("events.story", story_id=story.id))
+    return render_template(
+        "events/story_form.html", event=event, story=story, form=form
+    ), 422 if form.errors else 200
+
+
+# --- stories --------------------------------------------------------------------------------------
+
+
+@bp.get("/stories")
+def stories():
+    """Published success stories."""
+    page = services.list_stories(page=_int_arg("page"))
+    return render_template("events/stories.html", page=page, **_labels())
+
+
+@bp.get("/stories/<id:story_id>")
+def story(story_id: int):
+    """A success story's public page (drafts: their managers only)."""
+    found: SuccessStory | None = services.get_story(story_id)
+    if found is None:
+        abort(404)
+    if found.published_at is None:
+        from core.permissions import can
+
+        if not can(current_user, "events.manage", found):
+            abort(404)
+    return render_template(
+        "events/story.html",
+        story=found,
+        event=found.event,
+        commitments=services.public_commitments(found.event),
+        **_labels(),
+    )

@@ -1,0 +1,326 @@
+"""Events in headless Chromium (Playwright): a liaison creates and publishes an event through the
+management pages; a citizen finds a datathon, registers, sees the confirmation and downloads the
+.ics; axe-core finds no serious or critical violation on the list, detail and management pages.
+
+Data is seeded with the services inside the `app` fixture before `flask run` starts (see
+tests/e2e/test_browser.py for the browser, the axe-core injection and Chromium discovery).
+"""
+
+from __future__ import annotations
+
+import re
+from contextlib import ExitStack
+from datetime import timedelta
+
+import pytest
+from freezegun import freeze_time
+from icalendar import Calendar
+
+from core.timeutil import to_zone, utcnow
+from events import services
+from tests.conftest import free_port
+from tests.e2e.test_browser import (
+    BLOCKING_IMPACTS,
+    CHROMIUM_ARGS,
+    _axe_violations,
+    _chromium_path,
+    _dump_logs_on_failure,
+    _format,
+    _new_page,
+)
+from tests.factories import PASSWORD, make_event, make_institution, make_liaison, make_user
+from tests.processes import web_server
+
+pytestmark = pytest.mark.e2e
+
+CODE = re.compile(r"^[A-Z0-9]{8}$")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = _chromium_path()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+def _log_in(page, email: str) -> None:
+    page.goto("/login")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.locator("form.form button[type=submit]").click()
+    page.wait_for_load_state()
+    assert page.locator(".user-menu").count() == 1, page.content()
+
+
+def _seed(app) -> dict:
+    """An institution with its liaison, a citizen, a datathon, a dialogue table and a concluded
+    collaboration with its outcome, commitments and published story."""
+    with app.app_context():
+        inegi = make_institution("inegi", name="Instituto Nacional de Estadística y Geografía")
+        make_institution("salud", name="Secretaría de Salud", acronym="SSA")
+        liaison = make_liaison(inegi, "enlace@inegi.example.org")
+        citizen = make_user("lucia.ramirez@example.org", name="Lucía Ramírez")
+        datathon = make_event(
+            inegi,
+            title="Datatón de movilidad urbana",
+            summary="Un día para construir herramientas con los datos de movilidad.",
+            description="Trabajaremos con **datos abiertos** de movilidad.\n\n- Equipos de 3 a 5\n- Premios",
+            capacity=30,
+            topics=["movilidad", "transporte"],
+            agenda=[
+                {"time": "10:00", "title": "Bienvenida", "speaker": "Equipo INEGI"},
+                {"time": "11:00", "title": "Trabajo en equipos"},
+            ],
+            datasets=[{"title": "Encuesta Origen-Destino", "url": "https://datos.gob.mx/busca/dataset/eod"}],
+        )
+        table = make_event(
+            inegi,
+            kind="dialogue_table",
+            title="Mesa de diálogo sobre el censo agropecuario",
+            capacity=12,
+            sector_seats={"academia": 4, "civil_society": 4},
+        )
+        start = utcnow().replace(microsecond=0) - timedelta(days=20)
+        with freeze_time(start - timedelta(days=10)):
+            done = make_event(
+                inegi,
+                kind="data_for_development",
+                title="Colaboración con la universidad sobre pobreza",
+                academic_partner="Universidad Autónoma de Yucatán",
+                starts_at=start,
+                ends_at=start + timedelta(hours=4),
+            )
+        with freeze_time(start + timedelta(days=1)):
+            services.record_outcome(liaison, done, attendance_count=18, minutes="Se acordó publicar datos.")
+            services.add_commitment(
+                liaison,
+                done,
+                {"text": "Publicar la serie de pobreza municipal", "responsible_institution": "inegi"},
+            )
+            services.add_commitment(
+                liaison, done, {"text": "Revisar la metodología", "responsible_name": "Universidad"}
+            )
+            services.save_story(
+                liaison,
+                done,
+                title="Datos de pobreza para todos",
+                body="La colaboración abrió la serie municipal.",
+                publish=True,
+            )
+        services.register(make_user(), table)
+        return {
+            "liaison": liaison.email,
+            "citizen": citizen.email,
+            "datathon": datathon.id,
+            "datathon_title": datathon.title,
+            "table": table.id,
+            "done": done.id,
+            "timezone": datathon.timezone,
+        }
+
+
+def _server(stack: ExitStack, tmp_path) -> str:
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "web.log"
+    stack.enter_context(_dump_logs_on_failure(log))
+    stack.enter_context(web_server(port, {"BASE_URL": base_url}, log=log))
+    return base_url
+
+
+# --- 1. the liaison ---------------------------------------------------------------------------
+
+
+def test_liaison_creates_and_publishes_an_event(app, browser, tmp_path):
+    seeded = _seed(app)
+    local_start = to_zone(utcnow(), seeded["timezone"]).replace(second=0, microsecond=0) + timedelta(days=21)
+    title = "Datatón de calidad del aire"
+    with ExitStack() as stack:
+        base_url = _server(stack, tmp_path)
+        context, page = _new_page(browser, base_url)
+        stack.callback(context.close)
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        _log_in(page, seeded["liaison"])
+
+        page.get_by_role("link", name="Gestionar actividades").first.click()
+        page.wait_for_load_state()
+        assert page.locator("h1").inner_text() == "Gestionar actividades"
+        page.get_by_role("link", name="Nueva actividad").click()
+        page.wait_for_load_state()
+        page.select_option("#kind", "datathon")
+        page.fill("#title", title)
+        page.fill("#summary", "Analicemos las mediciones de calidad del aire de la ciudad.")
+        page.fill("#starts_at", local_start.strftime("%Y-%m-%dT%H:%M"))
+        page.fill("#ends_at", (local_start + timedelta(hours=6)).strftime("%Y-%m-%dT%H:%M"))
+        page.select_option("#format", "in_person")
+        page.fill("#venue", "Museo de Historia Natural")
+        page.fill("#address", "Av. de los Compositores s/n, Bosque de Chapultepec")
+        page.select_option("#state", "Ciudad de México")
+        page.fill("#capacity", "40")
+        page.fill("#agenda", "09:00 | Registro\n10:00 | Presentación de los datos | Red de monitoreo")
+        page.get_by_role("button", name="Guardar").click()
+        page.wait_for_load_state()
+
+        # A draft: its page says so and offers "Publicar".
+        assert page.locator("h1").inner_text() == title, page.content()
+        assert "borrador" in page.locator(".flash-success").inner_text()
+        event_id = int(re.search(r"/events/(\d+)$", page.url).group(1))
+        page.get_by_role("button", name="Publicar").click()
+        page.wait_for_load_state()
+        assert "Publicaste" in page.locator(".flash-success").inner_text(), page.content()
+        assert page.get_by_role("button", name="Publicar").count() == 0
+        assert "Quedan 40 lugares de 40" in page.locator(".event-aside").inner_text()
+
+        # It is public now: an anonymous visitor finds it in the list, with its agenda.
+        visitor, visitor_page = _new_page(browser, base_url)
+        stack.callback(visitor.close)
+        visitor_page.goto("/events?kind=datathon")
+        visitor_page.get_by_role("link", name=title).click()
+        visitor_page.wait_for_load_state()
+        assert visitor_page.url.endswith(f"/events/{event_id}")
+        assert "Presentación de los datos" in visitor_page.locator("table").inner_text()
+        assert visitor_page.get_by_role("link", name="Inicia sesión para registrarte").is_visible()
+
+        # The management list shows it with its status.
+        page.goto("/events/manage")
+        row = page.locator("tr", has_text=title)
+        assert "Publicada" in row.inner_text(), row.inner_text()
+        assert not errors, errors
+
+
+# --- 2. the citizen ----------------------------------------------------------------------------
+
+
+def test_citizen_finds_a_datathon_registers_and_downloads_the_ics(app, browser, tmp_path):
+    seeded = _seed(app)
+    with ExitStack() as stack:
+        base_url = _server(stack, tmp_path)
+        context, page = _new_page(browser, base_url, accept_downloads=True)
+        stack.callback(context.close)
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        _log_in(page, seeded["citizen"])
+
+        # Find it: the list, filtered to datathons (the dialogue table drops out).
+        page.get_by_role("link", name="Actividades", exact=True).first.click()
+        page.wait_for_load_state()
+        assert page.get_by_role("link", name="Mesa de diálogo sobre el censo agropecuario").count() == 1
+        page.select_option("#f-kind", "datathon")
+        page.get_by_role("button", name="Filtrar").click()
+        page.wait_for_load_state()
+        assert "kind=datathon" in page.url
+        assert page.get_by_role("link", name="Mesa de diálogo sobre el censo agropecuario").count() == 0
+        page.get_by_role("link", name=seeded["datathon_title"]).click()
+        page.wait_for_load_state()
+        assert page.locator("h1").inner_text() == seeded["datathon_title"]
+        assert "Quedan 30 lugares de 30" in page.locator(".event-aside").inner_text()
+
+        # Register: the confirmation shows the code (and its QR code).
+        page.get_by_role("button", name="Registrarme").click()
+        page.wait_for_load_state()
+        flash = page.locator(".flash-success").inner_text()
+        code = page.locator(".registration-code").inner_text().strip()
+        assert CODE.match(code), code
+        assert code in flash and "confirmado" in flash, flash
+        assert page.locator(".event-aside .badge-success").inner_text() == "Tu lugar está confirmado"
+        assert page.get_by_role("img", name=re.compile(code)).is_visible()
+        assert "Quedan 29 lugares de 30" in page.locator(".event-aside").inner_text()
+
+        # Download the .ics and read it with icalendar.
+        with page.expect_download() as download_info:
+            page.get_by_role("link", name=re.compile(r"\.ics")).click()
+        download = download_info.value
+        assert download.suggested_filename.endswith(".ics"), download.suggested_filename
+        calendar = Calendar.from_ical(download.path().read_bytes())
+        vevents = calendar.walk("VEVENT")
+        assert len(vevents) == 1
+        vevent = vevents[0]
+        assert str(vevent["SUMMARY"]) == seeded["datathon_title"]
+        assert str(vevent["UID"]).startswith(f"event-{seeded['datathon']}@")
+        assert str(vevent["URL"]).endswith(f"/events/{seeded['datathon']}")
+        assert calendar.walk("VTIMEZONE"), "the .ics has no VTIMEZONE"
+
+        # "My events" lists it with the same code.
+        page.goto("/events/mine")
+        assert code in page.locator("main").inner_text()
+        assert not errors, errors
+
+
+# --- 3. accessibility ----------------------------------------------------------------------------
+
+
+def test_event_pages_have_no_serious_accessibility_violations(app, browser, tmp_path):
+    seeded = _seed(app)
+    failures: list[str] = []
+    minor: list[str] = []
+    with ExitStack() as stack:
+        base_url = _server(stack, tmp_path)
+
+        def check(page, path: str, label: str | None = None) -> None:
+            if path:
+                response = page.goto(path)
+                assert response is not None and response.ok, (path, response and response.status)
+            violations = _axe_violations(page)
+            blocking = [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
+            if blocking:
+                failures.append(_format(label or path, blocking))
+            others = [v for v in violations if v["impact"] not in BLOCKING_IMPACTS]
+            if others:
+                minor.append(_format(label or path, others))
+
+        # The site's CSP forbids inline scripts; bypass it to inject axe-core.
+        anonymous_context, anonymous = _new_page(browser, base_url, bypass_csp=True)
+        stack.callback(anonymous_context.close)
+        datathon, table, done = seeded["datathon"], seeded["table"], seeded["done"]
+        for path in (
+            "/events",
+            "/events?kind=datathon&when=",
+            "/events?when=past",
+            f"/events/{datathon}",
+            f"/events/{table}",
+            f"/events/{done}",
+            "/stories",
+        ):
+            check(anonymous, path)
+
+        citizen_context, citizen = _new_page(browser, base_url, bypass_csp=True)
+        stack.callback(citizen_context.close)
+        _log_in(citizen, seeded["citizen"])
+        citizen.goto(f"/events/{datathon}")
+        citizen.get_by_role("button", name="Registrarme").click()
+        citizen.wait_for_load_state()
+        check(citizen, "", f"/events/{datathon} (registered, with QR code)")
+        check(citizen, "/events/mine")
+
+        liaison_context, liaison = _new_page(browser, base_url, bypass_csp=True)
+        stack.callback(liaison_context.close)
+        _log_in(liaison, seeded["liaison"])
+        for path in (
+            "/events/manage",
+            "/events/new",
+            f"/events/{datathon}",
+            f"/events/{datathon}/edit",
+            f"/events/{datathon}/reschedule",
+            f"/events/{datathon}/cancel",
+            f"/events/{datathon}/registrations",
+            f"/events/{datathon}/checkin",
+            f"/events/{done}/outcome",
+            f"/events/{done}/story",
+        ):
+            check(liaison, path)
+        # The creation form after an empty submission: errors shown and tied to their fields.
+        liaison.goto("/events/new")
+        liaison.get_by_role("button", name="Guardar").click()
+        liaison.wait_for_selector(".field-error")
+        check(liaison, "", "/events/new (after submitting the empty form)")
+
+    if minor:
+        print("Minor/moderate axe findings (not failing):\n" + "\n".join(minor))
+    assert not failures, "Serious or critical WCAG violations:\n" + "\n".join(failures)

@@ -1,0 +1,174 @@
+"""Notifications in headless Chromium (Playwright): the bell counts unread entries and leads
+to the centre, an entry opens its object; axe-core finds no serious or critical violation
+on the centre, the preferences, the unsubscribe and mailbox pages, and the admin pages.
+
+Data is seeded with the services inside the `app` fixture before `flask run` starts (see
+tests/e2e/test_browser.py for the browser, the axe-core injection and Chromium discovery).
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+
+import pytest
+
+from core.extensions import db
+from notifications import services
+from notifications.delivery import record_bounce
+from tests.conftest import free_port
+from tests.e2e.test_browser import (
+    BLOCKING_IMPACTS,
+    CHROMIUM_ARGS,
+    _axe_violations,
+    _chromium_path,
+    _dump_logs_on_failure,
+    _format,
+    _new_page,
+)
+from tests.factories import PASSWORD, make_user
+from tests.processes import web_server
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = _chromium_path()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+def _log_in(page, email: str) -> None:
+    page.goto("/login")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.locator("form.form button[type=submit]").click()
+    page.wait_for_load_state()
+    assert page.locator(".user-menu").count() == 1, page.content()
+
+
+def _seed(app) -> dict:
+    with app.app_context():
+        admin = make_user("admin@example.org", admin=True, name="Admin")
+        ana = make_user("ana@example.org", name="Ana Pérez")
+        for n, link in enumerate(("/privacy", "/institutions", "/accessibility")):
+            services.notify_in_app(
+                to=ana, kind="answers.answered", title=f"Aviso número {n}", link=link, dedupe_key=f"k{n}"
+            )
+        row = services.notify(
+            to=ana,
+            kind="surveys.opened",
+            subject="Nueva encuesta",
+            template="notifications/email/reminder",
+            dedupe_key="survey",
+            context={"title": "Movilidad", "message": "Abrió una encuesta."},
+            category="surveys",
+            link="/institutions",
+        )
+        failed = services.notify(
+            to=admin,
+            kind="account.verify",
+            subject="Confirma tu correo",
+            template="accounts/email/verify",
+            dedupe_key="failed",
+            context={"verify_url": "http://x/verify", "hours": 48},
+        )
+        failed.status, failed.last_error = "failed", "SMTP 550: 5.1.1 Mailbox unavailable"
+        luis = make_user("luis@example.org", name="Luis")
+        for _ in range(3):
+            record_bounce("luis@example.org", "SMTP 550: 5.1.1 Mailbox unavailable")
+        db.session.commit()
+        return {
+            "admin": admin.email,
+            "ana": ana.email,
+            "luis": luis.email,
+            "unsubscribe": row.unsubscribe_url.split("/unsubscribe/")[1],
+        }
+
+
+def _server(stack: ExitStack, tmp_path) -> str:
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "web.log"
+    stack.enter_context(_dump_logs_on_failure(log))
+    stack.enter_context(web_server(port, {"BASE_URL": base_url}, log=log))
+    return base_url
+
+
+def test_bell_leads_to_the_centre_and_an_entry_to_its_object(app, browser, tmp_path):
+    seeded = _seed(app)
+    with ExitStack() as stack:
+        base_url = _server(stack, tmp_path)
+        context, page = _new_page(browser, base_url)
+        stack.callback(context.close)
+        _log_in(page, seeded["ana"])
+        bell = page.locator("a.bell")
+        assert bell.locator(".bell-count").inner_text().startswith("4")
+        bell.click()
+        page.wait_for_url("**/notifications")
+        page.get_by_role("link", name="Aviso número 1").click()
+        page.wait_for_url("**/institutions")
+        assert page.locator("a.bell .bell-count").inner_text().startswith("3")
+        page.goto("/notifications")
+        page.get_by_role("button", name="Marcar todas como leídas").click()
+        page.wait_for_load_state()
+        assert page.locator("a.bell .bell-count").count() == 0
+
+
+def test_notification_pages_have_no_serious_accessibility_violations(app, browser, tmp_path):
+    seeded = _seed(app)
+    failures: list[str] = []
+    minor: list[str] = []
+    with ExitStack() as stack:
+        base_url = _server(stack, tmp_path)
+
+        def check(page, path: str) -> None:
+            response = page.goto(path)
+            assert response is not None and response.status < 500, (path, response and response.status)
+            violations = _axe_violations(page)
+            blocking = [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
+            if blocking:
+                failures.append(_format(path, blocking))
+            others = [v for v in violations if v["impact"] not in BLOCKING_IMPACTS]
+            if others:
+                minor.append(_format(path, others))
+
+        # The site's CSP forbids inline scripts; bypass it to inject axe-core.
+        anonymous_context, anonymous = _new_page(browser, base_url, bypass_csp=True)
+        stack.callback(anonymous_context.close)
+        check(anonymous, f"/unsubscribe/{seeded['unsubscribe']}")
+        check(anonymous, "/unsubscribe/not-a-token")
+
+        ana_context, ana = _new_page(browser, base_url, bypass_csp=True)
+        stack.callback(ana_context.close)
+        _log_in(ana, seeded["ana"])
+        for path in ("/notifications", "/notifications?unread=1", "/notifications/preferences"):
+            check(ana, path)
+
+        luis_context, luis = _new_page(browser, base_url, bypass_csp=True)
+        stack.callback(luis_context.close)
+        _log_in(luis, seeded["luis"])
+        check(luis, "/")  # the undeliverable-address banner
+        check(luis, "/notifications/mailbox")
+
+        admin_context, admin = _new_page(browser, base_url, bypass_csp=True)
+        stack.callback(admin_context.close)
+        _log_in(admin, seeded["admin"])
+        for path in (
+            "/admin/outbox",
+            "/admin/outbox?status=failed",
+            "/admin/outbox/1",
+            "/admin/email-templates",
+            "/admin/email-templates/preview?template=notifications/email/digest&locale=es_MX",
+        ):
+            check(admin, path)
+
+    if minor:
+        print("Minor/moderate axe findings (not failing):\n" + "\n".join(minor))
+    assert not failures, "Serious or critical WCAG violations:\n" + "\n".join(failures)
