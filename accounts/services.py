@@ -38,7 +38,7 @@ from core.security import (
 )
 from core.timeutil import is_valid_timezone, utcnow
 from core.urls import external_url
-from notifications.services import erase_recipient, notifications_for, notify
+from notifications.services import erase_recipient, notification_data_for, notifications_for, notify
 
 SLUG_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 VERIFY_PURPOSE = "verify-email"
@@ -323,6 +323,7 @@ def export_personal_data(user: User) -> dict[str, Any]:
             for t in tokens
         ],
         "emails": notifications_for(user.id, user.email),
+        "notifications": notification_data_for(user),
         "invitations": [
             {
                 "institution": invitation.institution.slug,

@@ -210,14 +210,26 @@ def send_notifications(notification_ids: list[int]) -> list[tuple[int, str, floa
     with open_session() as session, db.engine.connect() as connection:
         relaxed = _relax_commits(connection)
         try:
+            budget = current_app.config["OUTBOX_STUCK_AFTER_SECONDS"] / 4
             for chunk in _chunks(list(notification_ids), _claim_size()):
                 claimed = _claim(connection, chunk)
-                for notification_id in chunk:
+                started = time.monotonic()
+                for position, notification_id in enumerate(chunk):
                     row = claimed.get(notification_id)
                     if row is None:
                         results.append((notification_id, "skipped", None))
-                    else:
-                        results.append((notification_id, *_deliver_claimed(connection, row, session)))
+                        continue
+                    outcome, delay = _deliver_claimed(connection, row, session)
+                    results.append((notification_id, outcome, delay))
+                    rest = [i for i in chunk[position + 1 :] if i in claimed]
+                    failing = outcome == "retry" and session.lost_connection
+                    if rest and (failing or time.monotonic() - started > budget):
+                        # The server is unreachable, or slow enough that the claim would
+                        # soon look stuck: hand the rest back rather than hold it.
+                        delay = delay if failing else 0.0
+                        _release(connection, rest, delay)
+                        results.extend((i, "retry", delay) for i in rest)
+                        break
         finally:
             if relaxed:
                 # The connection goes back to the pool: leave it as it was.
@@ -228,6 +240,23 @@ def send_notifications(notification_ids: list[int]) -> list[tuple[int, str, floa
                 else:
                     connection.connection.driver_connection.execute("PRAGMA synchronous = FULL")
     return results
+
+
+def _release(connection, notification_ids: list[int], delay: float) -> None:
+    """Put claimed rows that were not tried back in the queue, due after `delay`."""
+    due = utcnow() + timedelta(seconds=delay) if delay else None
+    connection.execute(
+        update(_TABLE)
+        .where(_TABLE.c.id.in_(notification_ids), _TABLE.c.status == NotificationStatus.sending)
+        .values(
+            status=NotificationStatus.queued,
+            attempts=_TABLE.c.attempts - 1,
+            claimed_at=None,
+            next_attempt_at=due,
+            enqueued_at=due or utcnow(),
+        )
+    )
+    connection.commit()
 
 
 def _claim_size() -> int:

@@ -17,8 +17,3 @@ def _manage_outbox(user: User, obj: Any) -> bool:
 @rule("notifications.templates.preview")
 def _preview_templates(user: User, obj: Any) -> bool:
     return False
-
-
-@rule("notifications.item.read")
-def _read_item(user: User, item: Any) -> bool:
-    return item is not None and item.user_id == user.id

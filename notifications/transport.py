@@ -112,6 +112,7 @@ class SmtpSession:
     def __init__(self, settings: SmtpSettings):
         self.settings = settings
         self.client: smtplib.SMTP | None = None
+        self.lost_connection = False  # the last send failed with the connection itself
 
     def _connect(self) -> smtplib.SMTP:
         settings = self.settings
@@ -133,6 +134,7 @@ class SmtpSession:
 
     def send(self, message: Message | OutgoingMessage, name: str = "") -> None:
         """Send one message (`name` is for the file transport); raises DeliveryError."""
+        self.lost_connection = False
         try:
             if self.client is None:
                 self.client = self._connect()
@@ -142,6 +144,7 @@ class SmtpSession:
                 self.client.send_message(message)
         except (smtplib.SMTPException, OSError) as exc:
             if not isinstance(exc, smtplib.SMTPRecipientsRefused | smtplib.SMTPDataError):
+                self.lost_connection = True
                 self.close()
             raise _smtp_error(exc) from exc
 
@@ -160,12 +163,15 @@ class FileSession:
 
     def __init__(self, directory: Path):
         self.directory = directory
+        self.lost_connection = False  # the directory cannot be written
 
     def send(self, message: Message | OutgoingMessage, name: str = "") -> None:
         """Write one message; raises DeliveryError."""
+        self.lost_connection = False
         try:
             _write_eml(message, self.directory, name or os.urandom(8).hex())
         except OSError as exc:
+            self.lost_connection = True
             raise DeliveryError(f"cannot write .eml: {exc}", permanent=False) from exc
 
     def close(self) -> None:

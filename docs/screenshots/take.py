@@ -79,9 +79,15 @@ def main(base_url: str) -> None:
             ("/", "home.png"),
             ("/signup", "signup.png"),
             ("/institutions/inegi", "institution.png"),
+            ("/events", "events.png"),
+            ("/stories", "stories.png"),
         ):
             _open(page, path)
             _shot(page, name)
+        _open(page, "/events?kind=datathon")
+        page.locator("main a[href^='/events/']").first.click()
+        page.wait_for_load_state("networkidle")
+        _shot(page, "event.png")
 
         page = new_page()
         _log_in(page, *LIAISON)
@@ -89,6 +95,8 @@ def main(base_url: str) -> None:
         _shot(page, "members.png")
         _open(page, "/profile")
         _shot(page, "profile.png")
+        _open(page, "/events/manage")
+        _shot(page, "events-manage.png")
 
         # Anonymous, so the liaison's saved language is not changed.
         page = new_page()

@@ -67,6 +67,13 @@ def test_download_my_data_holds_everything_about_me(app, client):
     ]
     assert data["api_tokens"][0]["name"] == "reportes"
     assert "token_hash" not in json.dumps(data)
+    assert set(data["notifications"]["preferences"]) >= {
+        "events",
+        "surveys",
+        "challenges",
+        "answers",
+        "institution",
+    }
 
 
 def test_delete_account_erases_personal_data_and_keeps_counts(app, client):

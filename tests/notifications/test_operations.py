@@ -217,6 +217,42 @@ def test_outgoing_rate_is_paced_across_senders(app, ctx, mail_dir):
     assert len(read_mails(mail_dir)) == 12
 
 
+def test_a_paced_batch_never_claims_more_than_it_can_send_before_looking_stuck(app, ctx):
+    from notifications.delivery import _claim_size
+
+    app.config.update(MAIL_BATCH_SIZE=100, OUTBOX_STUCK_AFTER_SECONDS=300, MAIL_RATE_PER_MINUTE=0)
+    assert _claim_size() == 100
+    app.config["MAIL_RATE_PER_MINUTE"] = 60  # one a second: 75 s of a 300 s budget
+    assert _claim_size() == 75
+    app.config["MAIL_RATE_PER_MINUTE"] = 1
+    assert _claim_size() == 1
+
+
+def test_an_unreachable_server_hands_the_rest_of_the_batch_back_at_once(app, ctx):
+    from tests.conftest import free_port
+
+    app.config["SMTP_URL"] = f"smtp://127.0.0.1:{free_port()}"
+    user = make_user()
+    ids = [message(user, f"k{n}").id for n in range(5)]
+    results = services.send_notifications(ids)
+    assert {outcome for _, outcome, _ in results} == {"retry"}
+    assert len({delay for _, _, delay in results}) == 1  # one backoff for the whole batch
+    rows = db.session.execute(select(Notification).order_by(Notification.id)).scalars().all()
+    assert [r.attempts for r in rows] == [1, 0, 0, 0, 0]  # only the first was tried
+    assert {r.status for r in rows} == {"queued"} and all(r.next_attempt_at for r in rows)
+
+
+def test_a_slow_batch_hands_back_what_it_could_not_send_in_time(app, ctx, mail_dir):
+    app.config.update(OUTBOX_STUCK_AFTER_SECONDS=0, MAIL_RATE_PER_MINUTE=0)  # every message "too long"
+    user = make_user()
+    ids = [message(user, f"k{n}").id for n in range(3)]
+    results = services.send_notifications(ids)
+    assert [outcome for _, outcome, _ in results] == ["sent", "retry", "retry"]
+    statuses = db.session.execute(select(Notification.status).order_by(Notification.id)).scalars().all()
+    assert statuses == ["sent", "queued", "queued"]
+    assert services.send_notifications(ids[1:2])[0][1] == "sent"
+
+
 # --- bounces ------------------------------------------------------------------------------
 
 

@@ -41,7 +41,9 @@ STUCK_AFTER = 3  # seconds before the sweeper calls a row stuck (production: 300
 
 @contextmanager
 def worker(env: dict[str, str], log: Path, app_module: str = "tests.notifications.reminder_app"):
-    """A Celery worker process (solo pool) consuming the mail and default queues."""
+    """A Celery worker process (solo pool) consuming the mail and default queues; its log
+    is printed when the block fails."""
+    env = {"OUTBOX_STUCK_AFTER_SECONDS": str(STUCK_AFTER), **env}
     handle = open(log, "a")
     process = subprocess.Popen(
         [
@@ -66,9 +68,15 @@ def worker(env: dict[str, str], log: Path, app_module: str = "tests.notification
     )
     try:
         yield process
-    finally:
+    except BaseException:
         _stop(process)
         handle.close()
+        print(f"===== {log.name} =====\n{log.read_text(errors='replace')[-30_000:]}")
+        raise
+    finally:
+        _stop(process)
+        if not handle.closed:
+            handle.close()
 
 
 def message_ids(smtp: SmtpServer) -> Counter:
@@ -112,7 +120,7 @@ def queue_messages(n: int) -> None:
     db.session.commit()
 
 
-def sweep_until_all_sent(total: int, timeout: float = 60) -> None:
+def sweep_until_all_sent(total: int, timeout: float = 150) -> None:
     """Run the beat's sweeper (as beat would, every few seconds) until every row is sent."""
     deadline = time.monotonic() + timeout
     while count_where(Notification.status == "sent") < total:
