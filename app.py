@@ -125,6 +125,7 @@ def _register_blueprints(app: Flask) -> None:
     from events.api import blp as events_api
     from events.feed_api import blp as calendars_api
     from events.feeds import bp as calendars_bp
+    from events.previews import register_event_previews
     from events.views import bp as events_bp
     from notifications.api import blp as notifications_api
     from notifications.views import bp as notifications_bp
@@ -136,6 +137,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(calendars_bp)
     api.register_blueprint(accounts_api)
     api.register_blueprint(events_api)
+    register_event_previews()
     api.register_blueprint(calendars_api)
     api.register_blueprint(notifications_api)
 
