@@ -21,19 +21,17 @@ from __future__ import annotations
 
 import http.client
 import json
-import math
 import os
 import platform
 import random
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
+
+from common import free_port, fresh_database, percentile, psql, replace_section, stop, table_row
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -55,49 +53,6 @@ SECTORS = ("academia", "civil_society", "private_sector", "journalism", "governm
 
 
 # --- processes and the database ------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def psql(url: str, sql: str, database: str | None = None) -> str:
-    """Run SQL with psql as the URL's user (on its host), return the unaligned output."""
-    parts = urlsplit(url)
-    command = [
-        "psql",
-        "-h",
-        parts.hostname or "127.0.0.1",
-        "-p",
-        str(parts.port or 5432),
-        "-U",
-        parts.username or "postgres",
-        "-d",
-        database or parts.path.lstrip("/"),
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-qtAc",
-        sql,
-    ]
-    env = {**os.environ, **({"PGPASSWORD": parts.password} if parts.password else {})}
-    return subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout.strip()
-
-
-def fresh_database(url: str, env: dict[str, str]) -> None:
-    """Create the bench database if missing, drop its schema and migrate it."""
-    name = urlsplit(url).path.lstrip("/")
-    if psql(url, f"SELECT 1 FROM pg_database WHERE datname = '{name}'", database="postgres") != "1":
-        psql(url, f'CREATE DATABASE "{name}"', database="postgres")
-    psql(url, "DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    subprocess.run(
-        [str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
 
 
 def bench_env(port: int, workdir: Path) -> dict[str, str]:
@@ -146,16 +101,6 @@ def start_gunicorn(port: int, env: dict[str, str], log: Path) -> subprocess.Pope
         time.sleep(0.2)
 
 
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def get(port: int, path: str) -> tuple[int, bytes, float]:
     started = time.perf_counter()
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -166,11 +111,6 @@ def get(port: int, path: str) -> tuple[int, bytes, float]:
     finally:
         connection.close()
     return response.status, body, time.perf_counter() - started
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
 # --- data (COPY) -------------------------------------------------------------------------------
@@ -596,24 +536,6 @@ informative: OFFSET pagination reads every skipped row. Measured {result["measur
 Raw result (with the slowest statements of each request): `bench/results/events_list.json`.
 {end}"""
     replace_section(start, end, section)
-
-
-def table_row(*cells: str) -> str:
-    return "| " + " | ".join(cells) + " |"
-
-
-def replace_section(start: str, end: str, section: str) -> None:
-    """Rewrite this benchmark's marked section of bench/README.md (others are left alone)."""
-    text = (
-        README.read_text()
-        if README.exists()
-        else "# Benchmarks\n\n`make bench` runs every `bench/bench_*.py`.\n"
-    )
-    if start in text and end in text:
-        text = text[: text.index(start)] + section + text[text.index(end) + len(end) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    README.write_text(text)
 
 
 if __name__ == "__main__":

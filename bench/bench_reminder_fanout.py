@@ -33,13 +33,14 @@ import re
 import shutil
 import signal
 import smtplib
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from common import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -51,12 +52,6 @@ POOL = os.environ.get("BENCH_POOL", "solo")
 THREADS = int(os.environ.get("BENCH_THREADS", 1))
 BENCH_KIND = "bench.reminder"  # registered by bench/reminder_app.py in the workers
 MESSAGE_ID = re.compile(rb"^Message-ID:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- the sink: aiosmtpd in its own process, counting distinct Message-IDs ---------------
