@@ -55,6 +55,9 @@ def location_text(event: Event, *, include_online_url: bool) -> str:
 
 @lru_cache(maxsize=64)
 def _vtimezone_ical(zone: str, first_year: int, last_year: int) -> bytes:
+    # Clamp, so one absurd stored date can never make a whole feed fail.
+    first_year = min(max(first_year, 1970), 9000)
+    last_year = min(max(last_year, first_year + 1), 9001)
     return Timezone.from_tzid(
         zone, first_date=date(first_year, 1, 1), last_date=date(last_year, 1, 1)
     ).to_ical()

@@ -63,6 +63,9 @@ DEFAULT_REMINDER_OFFSETS = [1440, 60]
 MAX_REMINDER_MINUTES = 60 * 24 * 30
 CHECK_IN_OPENS_BEFORE = timedelta(hours=24)
 MAX_EVENT_LENGTH = timedelta(days=31)
+# Dates outside this range are typing mistakes (and year 9999 breaks calendar tooling).
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_AHEAD = timedelta(days=3660)
 PAGE_SIZE = 20
 
 TRANSITIONS = {
@@ -335,7 +338,13 @@ def as_utc(value: Any, zone: str, field_name: str) -> datetime | None:
         raise _invalid(_l("Escribe una fecha y hora válidas."), field_name)
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo(zone))
-    return value.astimezone(ZoneInfo("UTC"))
+    try:
+        value = value.astimezone(ZoneInfo("UTC"))
+    except (OverflowError, ValueError):
+        raise _invalid(_l("Escribe una fecha y hora válidas."), field_name) from None
+    if not EARLIEST_DATE <= value.date() <= utcnow().date() + LATEST_AHEAD:
+        raise _invalid(_l("Escribe una fecha entre el año 2000 y los próximos diez años."), field_name)
+    return value
 
 
 def _clean_topics(value: Any) -> list[str]:
@@ -1240,6 +1249,15 @@ def _check_in_window(event: Event) -> None:
         raise DomainError(_l("El registro de asistencia abre 24 horas antes del inicio."))
 
 
+def check_in_closed_reason(event: Event) -> str | None:
+    """Why check-in is not open yet for `event` (shown before anyone types a code), or None."""
+    try:
+        _check_in_window(event)
+    except DomainError as exc:
+        return str(exc.message)
+    return None
+
+
 @dataclass
 class CheckIn:
     registration: Registration
@@ -1400,7 +1418,7 @@ def attendee_csv(event: Event) -> str:
             str(_l("Registrado")),
             str(_l("Asistencia registrada")),
             str(_l("Sin registro previo")),
-            *[question.prompt for question in questions],
+            *[_csv_safe(question.prompt) for question in questions],
         ]
     )
     for registration in registrations:

@@ -497,6 +497,7 @@ def checkin(event_id: int):
         form=form,
         walk_in_form=walk_in_form,
         attendance=services.attendance(event),
+        closed_reason=services.check_in_closed_reason(event),
     ), 422 if form.errors else 200
 
 
