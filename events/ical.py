@@ -46,8 +46,8 @@ def event_uid(event_id: int, host: str) -> str:
 def location_text(event: Event, *, include_online_url: bool) -> str:
     """LOCATION: venue and address, and/or the online link (or just 'En línea')."""
     parts = [part for part in (event.venue, event.address) if part]
-    if event.state and event.address and event.state not in event.address:
-        parts.append(event.state)
+    if event.state_if_missing:
+        parts.append(event.state_if_missing)
     if event.format in (EventFormat.online, EventFormat.hybrid):
         parts.append(event.online_url if include_online_url and event.online_url else "En línea / Online")
     return ", ".join(parts)

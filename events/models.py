@@ -164,6 +164,13 @@ class Event(db.Model):
         return [d for d in self.datasets if d.relation == relation]
 
     @property
+    def state_if_missing(self) -> str | None:
+        """The state, unless the address already names it (so it is not shown twice)."""
+        if self.state and self.state not in (self.address or ""):
+            return self.state
+        return None
+
+    @property
     def seats_by_sector(self) -> dict[str, int]:
         """Seats reserved per sector, when the event sets any."""
         return {str(s.sector): s.seats for s in self.sector_seats}

@@ -74,3 +74,9 @@ def test_check_in_page_says_when_it_opens(app, client):
     login(client, "enlace@example.org")
     page = client.get(f"/events/{event_id}/checkin").get_data(as_text=True)
     assert "abre 24 horas antes del inicio" in page
+
+
+def test_the_state_is_not_repeated_when_the_address_names_it():
+    event = Event(address="Av. Héroe de Nacozari Sur 2301, Aguascalientes", state="Aguascalientes")
+    assert event.state_if_missing is None
+    assert Event(address="Av. Juárez 10", state="Jalisco").state_if_missing == "Jalisco"
