@@ -24,14 +24,23 @@ import json
 import os
 import platform
 import random
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from common import free_port, fresh_database, percentile, psql, replace_section, stop, table_row
+from common import (
+    bench_env,
+    free_port,
+    fresh_database,
+    percentile,
+    psql,
+    replace_section,
+    start_gunicorn,
+    stop,
+    table_row,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -53,52 +62,6 @@ SECTORS = ("academia", "civil_society", "private_sector", "journalism", "governm
 
 
 # --- processes and the database ------------------------------------------------------------
-
-
-def bench_env(port: int, workdir: Path) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": DATABASE_URL,
-        "REDIS_URL": REDIS_URL,
-        "SECRET_KEY": "bench-secret-key",
-        "BASE_URL": f"http://127.0.0.1:{port}",
-        "SMTP_URL": "",
-        "MAIL_DIR": str(workdir / "mail"),
-        "RATELIMIT_KEY_PREFIX": "promueve-bench",
-        "PYTHONPATH": str(ROOT),
-    }
-    for name in ("FLASK_ENV", "PROMUEVE_ENV"):
-        env.pop(name, None)
-    return env
-
-
-def start_gunicorn(port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [
-            str(BIN / "gunicorn"),
-            "--workers",
-            "1",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "wsgi:app",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if get(port, "/healthz")[0] == 200:
-                return process
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"gunicorn did not start; see {log}")
-        time.sleep(0.2)
 
 
 def get(port: int, path: str) -> tuple[int, bytes, float]:
@@ -414,7 +377,7 @@ def main() -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="promueve-bench-list-"))
     port = free_port()
-    env = bench_env(port, workdir)
+    env = bench_env(port, workdir, DATABASE_URL, REDIS_URL)
     redis.Redis.from_url(REDIS_URL).flushdb()
     print(f"migrating {DATABASE_URL.rsplit('/', 1)[-1]}")
     fresh_database(DATABASE_URL, env)

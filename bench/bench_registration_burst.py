@@ -35,7 +35,16 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from common import free_port, fresh_database, percentile, replace_section, stop, table_row
+from common import (
+    bench_env,
+    free_port,
+    fresh_database,
+    percentile,
+    replace_section,
+    start_gunicorn,
+    stop,
+    table_row,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -54,60 +63,6 @@ TARGET_RATE, TARGET_P95_MS = 300, 100
 
 
 # --- processes and the database ------------------------------------------------------------
-
-
-def bench_env(port: int, workdir: Path) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": DATABASE_URL,
-        "REDIS_URL": REDIS_URL,
-        "SECRET_KEY": "bench-secret-key",
-        "BASE_URL": f"http://127.0.0.1:{port}",
-        "SMTP_URL": "",
-        "MAIL_DIR": str(workdir / "mail"),
-        # Cheap password hashing for the set-up; the token endpoint is rate-limited.
-        "ARGON2_TIME_COST": "1",
-        "ARGON2_MEMORY_COST": "8192",
-        "ARGON2_PARALLELISM": "1",
-        "LIMIT_AUTH_PER_IP": "100000 per minute",
-        "LIMIT_AUTH_PER_ACCOUNT": "100000 per minute",
-        "RATELIMIT_KEY_PREFIX": "promueve-bench",
-        "PYTHONPATH": str(ROOT),
-    }
-    for name in ("FLASK_ENV", "PROMUEVE_ENV"):
-        env.pop(name, None)
-    return env
-
-
-def start_gunicorn(port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [
-            str(BIN / "gunicorn"),
-            "--workers",
-            str(WORKERS),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--backlog",
-            "2048",
-            "--log-level",
-            "warning",
-            "wsgi:app",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if call(port, "GET", "/healthz")[0] == 200:
-                return process
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"gunicorn did not start; see {log}")
-        time.sleep(0.2)
 
 
 def workers_cpu_seconds(master: subprocess.Popen) -> float:
@@ -384,7 +339,18 @@ def main() -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="promueve-bench-registration-"))
     port = free_port()
-    env = bench_env(port, workdir)
+    env = bench_env(
+        port,
+        workdir,
+        DATABASE_URL,
+        REDIS_URL,
+        # Cheap password hashing for the set-up; the token endpoint is rate-limited.
+        ARGON2_TIME_COST="1",
+        ARGON2_MEMORY_COST="8192",
+        ARGON2_PARALLELISM="1",
+        LIMIT_AUTH_PER_IP="100000 per minute",
+        LIMIT_AUTH_PER_ACCOUNT="100000 per minute",
+    )
     redis.Redis.from_url(REDIS_URL).flushdb()
     print(f"migrating {DATABASE_URL.rsplit('/', 1)[-1]} and seeding")
     fresh_database(DATABASE_URL, env)
@@ -395,7 +361,9 @@ def main() -> int:
     app = create_app()
     emails, ids = seed(app, CLIENTS + HOT_USERS + BURST + 1)
     load = os.getloadavg()[0]
-    server = start_gunicorn(port, env, workdir / "gunicorn.log")
+    server = start_gunicorn(
+        port, env, workdir / "gunicorn.log", workers=WORKERS, extra_args=("--backlog", "2048")
+    )
     try:
         started = time.perf_counter()
         tokens = issue_tokens(port, emails)

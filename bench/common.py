@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
 import math
 import os
 import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -90,3 +92,55 @@ def replace_section(start: str, end: str, section: str) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     README.write_text(text)
+
+
+def bench_env(port: int, workdir: Path, database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
+    """The environment of the app processes a benchmark starts (its own database and Redis db)."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": "bench-secret-key",
+        "BASE_URL": f"http://127.0.0.1:{port}",
+        "SMTP_URL": "",
+        "MAIL_DIR": str(workdir / "mail"),
+        "RATELIMIT_KEY_PREFIX": "promueve-bench",
+        "PYTHONPATH": str(ROOT),
+        **extra,
+    }
+    for name in ("FLASK_ENV", "PROMUEVE_ENV"):
+        env.pop(name, None)
+    return env
+
+
+def _healthz(port: int) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", "/healthz")
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def start_gunicorn(
+    port: int, env: dict[str, str], log: Path, *, workers: int = 1, extra_args: tuple[str, ...] = ()
+) -> subprocess.Popen:
+    """gunicorn serving the app on 127.0.0.1:`port`, returned once /healthz answers 200."""
+    command = [str(BIN / "gunicorn"), "--workers", str(workers), "--bind", f"127.0.0.1:{port}", *extra_args]
+    process = subprocess.Popen(
+        [*command, "--log-level", "warning", "wsgi:app"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if _healthz(port) == 200:
+                return process
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"gunicorn did not start; see {log}")
+        time.sleep(0.2)
