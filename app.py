@@ -70,6 +70,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def _init_extensions(app: Flask) -> None:
     # Every model module is imported so metadata (and Alembic) sees the whole schema.
     import accounts.models  # noqa: F401
+    import demand.models  # noqa: F401
     import events.feed_models  # noqa: F401
     import notifications.models
     from core.api import api

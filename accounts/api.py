@@ -192,6 +192,30 @@ class InstitutionItem(MethodView):
         return _institution_or_404(slug)
 
 
+class FollowSchema(ma.Schema):
+    following = ma.fields.Boolean()
+
+
+@blp.route("/institutions/<slug>/follow")
+class InstitutionFollowItem(MethodView):
+    @blp.doc(security=SECURED)
+    @blp.response(200, FollowSchema)
+    @blp.alt_response(201, schema=FollowSchema, description="Now following.")
+    @auth_required
+    def post(self, slug: str):
+        """Follow an institution (told when it opens a survey or a challenge); 200 if already."""
+        institution = _institution_or_404(slug)
+        created = services.follow_institution(api_user(), institution)
+        return {"following": True}, 201 if created else 200
+
+    @blp.doc(security=SECURED)
+    @blp.response(204)
+    @auth_required
+    def delete(self, slug: str):
+        """Stop following an institution."""
+        services.unfollow_institution(api_user(), _institution_or_404(slug))
+
+
 @blp.route("/institutions/<slug>/members")
 class Members(MethodView):
     @blp.doc(security=SECURED)

@@ -14,7 +14,7 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, selectinload
 
@@ -23,7 +23,7 @@ from core import audit
 from core.choices import InstitutionRole, Sector
 from core.exceptions import DomainError
 from core.extensions import db
-from core.models import ApiToken, AuditEntry, Institution, Membership, User, new_auth_id
+from core.models import ApiToken, AuditEntry, Institution, InstitutionFollow, Membership, User, new_auth_id
 from core.security import (
     BadLink,
     fingerprint,
@@ -779,3 +779,49 @@ def import_users(text: str) -> tuple[int, list[tuple[int, str]]]:
         return 0, errors
     db.session.commit()
     return created, []
+
+
+def follow_institution(user: User, institution: Institution) -> bool:
+    """Follow an institution (told of its surveys and challenges); False if already following."""
+    db.session.add(InstitutionFollow(user_id=user.id, institution_id=institution.id))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return False
+    return True
+
+
+def unfollow_institution(user: User, institution: Institution) -> bool:
+    """Stop following an institution; False if the person was not following it."""
+    result = db.session.execute(
+        delete(InstitutionFollow).where(
+            InstitutionFollow.user_id == user.id, InstitutionFollow.institution_id == institution.id
+        )
+    )
+    db.session.commit()
+    return bool(result.rowcount)
+
+
+def follows(user: User, institution: Institution) -> bool:
+    """Whether the person follows the institution."""
+    return (
+        db.session.execute(
+            select(InstitutionFollow.id).where(
+                InstitutionFollow.user_id == user.id, InstitutionFollow.institution_id == institution.id
+            )
+        ).first()
+        is not None
+    )
+
+
+def follower_ids(institution_id: int) -> list[int]:
+    """Ids of the active accounts that follow an institution (for notifications)."""
+    return list(
+        db.session.execute(
+            select(InstitutionFollow.user_id)
+            .join(User, User.id == InstitutionFollow.user_id)
+            .where(InstitutionFollow.institution_id == institution_id, User.deleted_at.is_(None))
+            .order_by(InstitutionFollow.user_id)
+        ).scalars()
+    )

@@ -387,12 +387,33 @@ def institution(slug: str):
     """Public page of an institution."""
     institution = _institution_or_404(slug)
     liaisons = [m for m in services.members_of(institution) if m.role == "liaison"]
+    following = current_user.is_authenticated and services.follows(current_user, institution)
     return render_template(
         "accounts/institution.html",
         institution=institution,
         liaisons=liaisons,
         orders=GOVERNMENT_ORDER_LABELS,
+        following=following,
+        follow_form=ConfirmForm(),
     )
+
+
+@bp.post("/institutions/<slug>/follow")
+@login_required
+def follow_institution(slug: str):
+    """Follow or stop following an institution (one button that toggles)."""
+    institution = _institution_or_404(slug)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    if request.form.get("action") == "unfollow":
+        services.unfollow_institution(current_user, institution)
+        flash(_("Ya no sigues a %(name)s.", name=institution.name), "success")
+    else:
+        services.follow_institution(current_user, institution)
+        flash(
+            _("Sigues a %(name)s: te avisaremos de sus encuestas y retos.", name=institution.name), "success"
+        )
+    return redirect(url_for("accounts.institution", slug=institution.slug))
 
 
 @bp.get("/institutions/<slug>/logo")

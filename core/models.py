@@ -77,6 +77,11 @@ class Institution(db.Model):
     timezone: Mapped[str] = mapped_column(String(64), default="America/Mexico_City")
     website: Mapped[str | None] = mapped_column(String(500))
     catalogue_url: Mapped[str | None] = mapped_column(String(500))
+    # The catalogue's software ("ckan" or "dcat") and, for CKAN, the organisation's name there.
+    catalogue_kind: Mapped[str | None] = mapped_column(String(8))
+    catalogue_organization: Mapped[str | None] = mapped_column(String(200))
+    # Mexican working days the institution has to give a first answer to a data request.
+    answer_days: Mapped[int] = mapped_column(default=10, server_default="10")
     description: Mapped[str | None] = mapped_column(Text)
     logo: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     logo_type: Mapped[str | None] = mapped_column(String(32))
@@ -93,6 +98,17 @@ class Institution(db.Model):
 
     def __repr__(self) -> str:
         return f"<Institution {self.slug}>"
+
+
+class InstitutionFollow(db.Model):
+    """A person who follows an institution: told when it opens a survey, a challenge, ..."""
+
+    __table_args__ = (UniqueConstraint("user_id", "institution_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Membership(db.Model):

@@ -1,0 +1,1 @@
+"""Demand for data: catalogue mirror, dataset requests, signals, official answers, reports."""

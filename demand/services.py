@@ -1,0 +1,158 @@
+"""Demand workflows. Other domains feed demand only through the public functions here.
+
+`replace_signals` is the door for events (datasets requested at a table) and surveys
+(`dataset_demand` answers): each origin says, as a whole, which datasets it wants, and the
+signals are added, kept, moved or withdrawn to match. It never commits: it joins the
+caller's unit of work.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+
+from core.extensions import db
+from core.models import Institution
+from core.timeutil import to_zone, utcnow
+from demand.deadlines import add_working_days
+from demand.models import Dataset, DemandItem, DemandKind, DemandSignal, DemandStatus, SignalSource
+
+
+@dataclass(frozen=True)
+class WantedDataset:
+    """A dataset someone wants: a catalogue dataset by id, or one named by title (and URL)."""
+
+    dataset_id: int | None = None
+    title: str | None = None
+    description: str | None = None
+    url: str | None = None
+
+
+def normalized_title(title: str) -> str:
+    """Casefolded, accent-free, single-spaced: how two names of one dataset are compared."""
+    decomposed = unicodedata.normalize("NFKD", title.casefold())
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(plain.split())
+
+
+def first_answer_due(institution: Institution):
+    """The date the first official answer to a request received now is due."""
+    today = to_zone(utcnow(), institution.timezone).date()
+    return add_working_days(today, institution.answer_days)
+
+
+def _live_item(item: DemandItem) -> DemandItem:
+    """Follow merges to the item that now carries the demand."""
+    seen = set()
+    while item.status == DemandStatus.merged and item.merged_into_id and item.id not in seen:
+        seen.add(item.id)
+        item = db.session.get(DemandItem, item.merged_into_id)
+    return item
+
+
+def _catalogue_dataset(institution_id: int, wanted: WantedDataset) -> Dataset | None:
+    if wanted.dataset_id is not None:
+        dataset = db.session.get(Dataset, wanted.dataset_id)
+        return dataset if dataset is not None and dataset.institution_id == institution_id else None
+    query = select(Dataset).where(Dataset.institution_id == institution_id)
+    if wanted.url:
+        found = db.session.execute(query.where(Dataset.url == wanted.url).limit(1)).scalar_one_or_none()
+        if found is not None:
+            return found
+    if wanted.title:
+        key = normalized_title(wanted.title)
+        for dataset in db.session.execute(query.where(Dataset.withdrawn_at.is_(None))).scalars():
+            if normalized_title(dataset.title) == key:
+                return dataset
+    return None
+
+
+def _find_item(institution_id: int, dataset: Dataset | None, title: str | None) -> DemandItem | None:
+    query = select(DemandItem).where(DemandItem.institution_id == institution_id).order_by(DemandItem.id)
+    if dataset is not None:
+        for item in db.session.execute(query.where(DemandItem.dataset_id == dataset.id)).scalars():
+            return _live_item(item)
+        return None
+    key = normalized_title(title or "")
+    for item in db.session.execute(query.where(DemandItem.dataset_id.is_(None))).scalars():
+        if normalized_title(item.title) == key:
+            return _live_item(item)
+    return None
+
+
+def find_or_create_item(institution_id: int, wanted: WantedDataset) -> DemandItem:
+    """The demand item for a wanted dataset, created (kind publish, received) if there is none."""
+    dataset = _catalogue_dataset(institution_id, wanted)
+    if dataset is None and not (wanted.title or "").strip():
+        raise ValueError("a wanted dataset needs a catalogue dataset or a title")
+    item = _find_item(institution_id, dataset, wanted.title)
+    if item is not None:
+        return item
+    # Creating items is serialised per institution so two origins naming the same new
+    # dataset at once end with one item, not two.
+    institution = db.session.execute(
+        select(Institution).where(Institution.id == institution_id).with_for_update()
+    ).scalar_one()
+    item = _find_item(institution_id, dataset, wanted.title)
+    if item is not None:
+        return item
+    item = DemandItem(
+        institution_id=institution_id,
+        dataset_id=dataset.id if dataset else None,
+        kind=DemandKind.publish,
+        title=(dataset.title if dataset else wanted.title.strip())[:300],
+        description=(dataset.description if dataset else wanted.description) or None,
+        status=DemandStatus.received,
+        due_on=first_answer_due(institution),
+    )
+    db.session.add(item)
+    db.session.flush()
+    return item
+
+
+def replace_signals(
+    institution_id: int,
+    source: SignalSource,
+    ref: str,
+    wanted: Iterable[WantedDataset],
+    *,
+    weight: int = 1,
+    user_id: int | None = None,
+    sector: str | None = None,
+    state: str | None = None,
+    intended_use: str | None = None,
+) -> list[int]:
+    """Make the signals of one origin (`source`, `ref`) say exactly `wanted`; the item ids.
+
+    An empty `wanted` withdraws everything the origin said. Does not commit.
+    """
+    item_ids: list[int] = []
+    for entry in wanted:
+        item = find_or_create_item(institution_id, entry)
+        if item.id not in item_ids:
+            item_ids.append(item.id)
+    stale = delete(DemandSignal).where(DemandSignal.source == source, DemandSignal.ref == ref)
+    if item_ids:
+        stale = stale.where(DemandSignal.item_id.not_in(item_ids))
+    db.session.execute(stale)
+    existing = {
+        signal.item_id: signal
+        for signal in db.session.execute(
+            select(DemandSignal).where(DemandSignal.source == source, DemandSignal.ref == ref)
+        ).scalars()
+    }
+    for item_id in item_ids:
+        signal = existing.get(item_id)
+        if signal is None:
+            signal = DemandSignal(item_id=item_id, source=source, ref=ref)
+            db.session.add(signal)
+        signal.weight = weight
+        signal.user_id = user_id
+        signal.sector = sector
+        signal.state = state
+        signal.intended_use = intended_use
+    db.session.flush()
+    return item_ids
