@@ -126,6 +126,7 @@ def _register_blueprints(app: Flask) -> None:
     from events.api import blp as events_api
     from events.feed_api import blp as calendars_api
     from events.feeds import bp as calendars_bp
+    from events.home import connect_home
     from events.previews import register_event_previews
     from events.views import bp as events_bp
     from notifications.api import blp as notifications_api
@@ -139,6 +140,7 @@ def _register_blueprints(app: Flask) -> None:
     api.register_blueprint(accounts_api)
     api.register_blueprint(events_api)
     register_event_previews()
+    connect_home()
     api.register_blueprint(calendars_api)
     api.register_blueprint(notifications_api)
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
+from blinker import Namespace
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session
 from flask_login import current_user
 from sqlalchemy import select, text
@@ -15,6 +18,30 @@ from core.models import Institution
 from core.redis_client import get_redis
 
 bp = Blueprint("core", __name__)
+
+_signals = Namespace()
+# Sent while the home page renders, with `user=`; each domain answers with what shows its life
+# (a HomeSection, or a list of HomeFigure). Core imports no domain: domains subscribe.
+home_sections = _signals.signal("home-sections")
+home_figures = _signals.signal("home-figures")
+
+
+@dataclass(frozen=True)
+class HomeSection:
+    """A block of the home page: a template and its context, placed by `order`."""
+
+    order: int
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HomeFigure:
+    """One of the programme's numbers on the home page ("12 actividades realizadas")."""
+
+    order: int
+    value: str
+    label: str
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
@@ -31,7 +58,15 @@ def safe_next(target: str | None, default: str = "/") -> str:
 def home():
     """Landing page: what Promueve is and who takes part."""
     institutions = db.session.execute(select(Institution).order_by(Institution.name)).scalars()
-    return render_template("core/home.html", institutions=list(institutions))
+    app = current_app._get_current_object()
+    sections = [r for _, r in home_sections.send(app, user=current_user) if r]
+    figures = [f for _, result in home_figures.send(app, user=current_user) for f in result or ()]
+    return render_template(
+        "core/home.html",
+        institutions=list(institutions),
+        sections=sorted(sections, key=lambda s: s.order),
+        figures=sorted(figures, key=lambda f: f.order),
+    )
 
 
 @bp.get("/privacy")
