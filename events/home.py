@@ -16,6 +16,7 @@ from core.pages import HomeFigure, HomeSection, home_figures, home_sections
 from core.redis_client import get_redis
 from core.timeutil import utcnow
 from events import services
+from events.models import Commitment as CommitmentModel
 from events.models import (
     CommitmentStatus,
     DatasetRelation,
@@ -25,7 +26,6 @@ from events.models import (
     Registration,
     RegistrationStatus,
 )
-from events.models import Commitment as CommitmentModel
 
 UPCOMING_ON_HOME = 6
 FIGURES_CACHE_KEY = "home:figures:events"
