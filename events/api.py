@@ -212,6 +212,10 @@ class EventListArgs(ma.Schema):
     state = ma.fields.String(validate=ma.validate.Length(max=64))
     format = ma.fields.String(validate=ma.validate.OneOf([f.value for f in EventFormat]))
     when = ma.fields.String(validate=ma.validate.OneOf(["upcoming", "past"]))
+    q = ma.fields.String(
+        validate=ma.validate.Length(max=200),
+        metadata={"description": "Words to find in title, summary, topics or institution (accents ignored)."},
+    )
 
 
 class CancelSchema(ma.Schema):
@@ -519,6 +523,7 @@ class Events(MethodView):
             state=args.get("state"),
             format=args.get("format"),
             when=args.get("when"),
+            q=args.get("q"),
             page=pagination_parameters.page,
             per_page=pagination_parameters.page_size,
         )

@@ -135,6 +135,8 @@ class Event(db.Model):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Title, summary, topics and institution, casefolded and without accents (events.search).
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     institution: Mapped[Institution] = relationship()
     cohosts: Mapped[list[EventCohost]] = relationship(

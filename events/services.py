@@ -31,7 +31,7 @@ from core.extensions import db
 from core.models import Institution, Membership, User
 from core.timeutil import is_valid_timezone, to_zone, utcnow
 from core.urls import external_url
-from events import ical, reminders
+from events import ical, reminders, search
 from events.models import (
     AgendaItem,
     Commitment,
@@ -715,6 +715,7 @@ def create_event(actor: User, institution: Institution, data: Mapping[str, Any])
     # Time zone first: naive times in the payload are read in the event's zone.
     ordered = {"timezone": data.get("timezone"), **{k: v for k, v in data.items() if k in EVENT_FIELDS}}
     _apply_fields(event, ordered, creating=True)
+    event.search_text = search.search_text_for(event)
     db.session.add(event)
     db.session.flush()
     audit.record("event.create", event, actor=actor, details={"kind": str(event.kind), "title": event.title})
@@ -741,6 +742,7 @@ def update_event(actor: User, event: Event, data: Mapping[str, Any]) -> Event:
     if not changed:
         db.session.rollback()
         return event
+    event.search_text = search.search_text_for(event)
     counts = seat_counts(event.id)
     _check_capacity_not_below_confirmed(event, counts)
     moved = event.starts_at != old_start or event.ends_at != old_end
@@ -1674,6 +1676,7 @@ class EventFilters:
     state: str | None = None
     format: str | None = None
     when: str | None = None  # upcoming | past
+    q: str | None = None  # words, accent-insensitive
     page: int = 1
     per_page: int = PAGE_SIZE
 
@@ -1725,6 +1728,8 @@ def list_events(filters: EventFilters, *, manager: User | None = None) -> Page:
         conditions.append(Event.format == filters.format)
     if filters.state:
         conditions.append(Event.state == filters.state)
+    if filters.q and (matching := search.matches(filters.q)) is not None:
+        conditions.append(matching)
     if filters.institution:
         conditions.append(
             Event.institution_id.in_(select(Institution.id).where(Institution.slug == filters.institution))
@@ -1876,3 +1881,33 @@ def erase_registrations(user: User) -> None:
 accounts_services.PERSONAL_DATA_SECTIONS["event_registrations"] = export_registrations
 if erase_registrations not in accounts_services.ERASERS:
     accounts_services.ERASERS.append(erase_registrations)
+
+
+@dataclass
+class MonthDay:
+    """One cell of the month calendar: a date and the public events that start on it."""
+
+    day: date
+    in_month: bool
+    events: list[Event] = field(default_factory=list)
+
+
+def month_calendar(year: int, month: int, zone: str) -> list[list[MonthDay]]:
+    """The weeks (Monday first) of a month with the public events starting each day in `zone`."""
+    import calendar as calendar_module
+
+    weeks = calendar_module.Calendar(firstweekday=0).monthdatescalendar(year, month)
+    first, last = weeks[0][0], weeks[-1][-1]
+    tz = ZoneInfo(zone)
+    start = datetime.combine(first, time.min, tzinfo=tz)
+    end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=tz)
+    events = db.session.execute(
+        select(Event)
+        .options(joinedload(Event.institution))
+        .where(Event.status != EventStatus.draft, Event.starts_at >= start, Event.starts_at < end)
+        .order_by(Event.starts_at, Event.id)
+    ).scalars()
+    by_day: dict[date, list[Event]] = {}
+    for event in events:
+        by_day.setdefault(to_zone(event.starts_at, zone).date(), []).append(event)
+    return [[MonthDay(day, day.month == month, by_day.get(day, [])) for day in week] for week in weeks]

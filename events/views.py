@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
@@ -17,7 +17,7 @@ from core.extensions import db
 from core.models import Institution
 from core.permissions import require
 from core.timeutil import to_zone, utcnow
-from events import forms, services
+from events import forms, links, services
 from events.models import Commitment, Event, EventStatus, RegistrationStatus, SuccessStory
 from events.permissions import may_view
 from events.rendering import event_date, event_span, event_time, markdown_to_html, spans_days
@@ -96,6 +96,7 @@ def list_events():
         institution=request.args.get("institution") or None,
         state=request.args.get("state") or None,
         format=request.args.get("format") or None,
+        q=(request.args.get("q") or "").strip()[:200] or None,
         when=request.args.get("when") if request.args.get("when") in ("upcoming", "past") else None,
         page=_int_arg("page"),
     )
@@ -111,6 +112,38 @@ def list_events():
         institutions=services.institutions_for_filters(),
         states=MEXICAN_STATES,
         now=utcnow(),
+        **_labels(),
+    )
+
+
+@bp.get("/events/calendar")
+def month_calendar():
+    """The public events of one month as a calendar grid (in the viewer's time zone)."""
+    from flask_babel import format_date
+
+    from core.i18n import select_timezone
+
+    zone = select_timezone()
+    today = to_zone(utcnow(), zone).date()
+    try:
+        year, month = (int(part) for part in request.args.get("month", "").split("-"))
+        if not (2000 <= year <= today.year + 10 and 1 <= month <= 12):
+            raise ValueError
+    except ValueError:
+        year, month = today.year, today.month
+    weeks = services.month_calendar(year, month, zone)
+    first = date(year, month, 1)
+    previous = (first - timedelta(days=1)).strftime("%Y-%m")
+    following = (first.replace(day=28) + timedelta(days=4)).strftime("%Y-%m")
+    return render_template(
+        "events/calendar.html",
+        weeks=weeks,
+        title=format_date(first, "LLLL y"),
+        previous=previous,
+        following=following,
+        today=today,
+        zone=zone,
+        weekdays=[format_date(day.day, "EEEE") for day in weeks[0]],
         **_labels(),
     )
 
@@ -140,6 +173,10 @@ def detail(event_id: int):
         manager=manager,
         map_url=services.map_url(event),
         calendar_url=calendar_url(event),
+        page_url=services.event_url(event),
+        google_url=links.google_calendar_url(event, services.event_url(event)),
+        outlook_url=links.outlook_calendar_url(event, services.event_url(event)),
+        description=links.meta_description(event),
         commitments=commitments,
         story=story,
         confirm_form=forms.ConfirmForm(),

@@ -1,0 +1,50 @@
+"""Finding events by words: accent-insensitive, Spanish full-text search on PostgreSQL.
+
+Each event keeps `search_text`: its title, summary, topics and institution, casefolded and
+stripped of accents, so "acuiferos" finds "Acuíferos". PostgreSQL matches it with the Spanish
+text-search configuration (stems: "mesas" finds "mesa"), served by a GIN index; SQLite, the
+embedded default, falls back to every word as a substring.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, literal_column
+
+from core.extensions import db
+from events.models import Event
+
+MAX_QUERY_LENGTH = 200
+
+
+def fold(text: str) -> str:
+    """Casefolded, without accents or control characters, single-spaced."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    kept = "".join(ch for ch in decomposed if not unicodedata.combining(ch) and ch.isprintable())
+    return " ".join(kept.split())
+
+
+def search_text_for(event: Event) -> str:
+    """What a search looks through for one event."""
+    institution = event.institution
+    parts: list[Any] = [event.title, event.summary, " ".join(event.topics or [])]
+    if institution is not None:
+        parts += [institution.name, institution.acronym]
+    return fold(" ".join(str(p) for p in parts if p))
+
+
+def _spanish_vector():
+    return func.to_tsvector(literal_column("'spanish'::regconfig"), Event.search_text)
+
+
+def matches(query: str) -> ColumnElement[bool] | None:
+    """The condition for events matching `query` (None when the query has no words)."""
+    words = fold(query[:MAX_QUERY_LENGTH]).split()
+    if not words:
+        return None
+    if db.engine.dialect.name == "postgresql":
+        tsquery = func.plainto_tsquery(literal_column("'spanish'::regconfig"), " ".join(words))
+        return _spanish_vector().op("@@")(tsquery)
+    return and_(*(Event.search_text.contains(word, autoescape=True) for word in words))
