@@ -120,6 +120,14 @@ def _event_url_builder() -> Callable[[ical.CalendarEntry], str]:
     return lambda entry: f"{head}{entry.id}{tail}"
 
 
+def kind_label(kind: str) -> str:
+    """The kind of an event in words, in the current language (iCal CATEGORIES)."""
+    from events.services import KIND_LABELS
+
+    label = KIND_LABELS.get(kind)
+    return str(label) if label is not None else str(kind)
+
+
 def _public_feed(entries: list[ical.CalendarEntry], name: str) -> bytes:
     return ical.feed_ics(
         entries,
@@ -127,6 +135,7 @@ def _public_feed(entries: list[ical.CalendarEntry], name: str) -> bytes:
         url_for_entry=_event_url_builder(),
         organizer_email=_organizer_email(),
         name=name,
+        category_for=kind_label,
     )
 
 
@@ -267,6 +276,9 @@ def _private_body(user: User) -> bytes:
             # The online link is for confirmed people only, as on the event page.
             include_online_url=lambda entry: mine[entry.id][0] == RegistrationStatus.confirmed,
             note_for=note,
+            category_for=kind_label,
+            # A waitlisted seat is not a confirmed one: calendar apps show it as tentative.
+            tentative_for=lambda entry: mine[entry.id][0] == RegistrationStatus.waitlisted,
         )
 
 

@@ -77,6 +77,7 @@ def build_vevent(
     include_online_url: bool = False,
     attendee: Attendee | None = None,
     cancelled: bool | None = None,
+    category: str | None = None,
 ) -> VEvent:
     """The VEVENT of an event (times in the event's zone, with TZID)."""
     vevent = VEvent()
@@ -100,7 +101,8 @@ def build_vevent(
         vevent.add("location", location)
     if event.latitude is not None and event.longitude is not None:
         vevent.add("geo", (event.latitude, event.longitude))
-    vevent.add("categories", [str(event.kind)])
+    # CATEGORIES in words ("Mesa de diálogo"), as calendar apps show them to people.
+    vevent.add("categories", [category or str(event.kind)])
     is_cancelled = event.status == EventStatus.cancelled if cancelled is None else cancelled
     if is_cancelled:
         vevent.add("status", "CANCELLED")
@@ -158,6 +160,7 @@ def event_calendar(
     organizer_email: str,
     include_online_url: bool = False,
     attendee: Attendee | None = None,
+    category: str | None = None,
 ) -> bytes:
     """One event as an iTIP message: `REQUEST` (invitation/update) or `CANCEL`."""
     calendar = new_calendar(method=method)
@@ -171,6 +174,7 @@ def event_calendar(
             include_online_url=include_online_url,
             attendee=attendee,
             cancelled=True if method == "CANCEL" else None,
+            category=category,
         )
     )
     return calendar.to_ical()
@@ -326,8 +330,13 @@ def vevent_text(
     organizer_email: str,
     include_online_url: bool = False,
     note: str | None = None,
+    category: str | None = None,
+    tentative: bool = False,
 ) -> str:
-    """The VEVENT of one entry as folded content lines; `note` opens the DESCRIPTION."""
+    """The VEVENT of one entry as folded content lines; `note` opens the DESCRIPTION.
+
+    `tentative` marks a person's own copy of an event they are only waitlisted for.
+    """
     # Lines that are short ASCII by construction skip folding; text lines are folded.
     created = _utc(entry.created_at) if entry.created_at is not None else None
     updated = _utc(entry.updated_at) if entry.updated_at is not None else None
@@ -355,10 +364,10 @@ def vevent_text(
         parts.append(fold_line(f"LOCATION:{escape_text(location)}"))
     if entry.latitude is not None and entry.longitude is not None:
         parts.append(f"GEO:{float(entry.latitude)};{float(entry.longitude)}\r\n")
-    parts.append(fold_line(f"CATEGORIES:{escape_text(str(entry.kind))}"))
+    parts.append(fold_line(f"CATEGORIES:{escape_text(category or str(entry.kind))}"))
     if entry.status == EventStatus.cancelled:
         parts.append("STATUS:CANCELLED\r\n")
-    elif entry.status == EventStatus.draft:
+    elif entry.status == EventStatus.draft or tentative:
         parts.append("STATUS:TENTATIVE\r\n")
     else:
         parts.append("STATUS:CONFIRMED\r\n")
@@ -391,6 +400,8 @@ def feed_ics(
     name: str,
     include_online_url: Callable[[CalendarEntry], bool] = lambda entry: False,
     note_for: Callable[[CalendarEntry], str | None] = lambda entry: None,
+    category_for: Callable[[str], str] = str,
+    tentative_for: Callable[[CalendarEntry], bool] = lambda entry: False,
 ) -> bytes:
     """A subscribable `METHOD:PUBLISH` calendar of many events, built in one pass."""
     entries = list(entries)
@@ -405,6 +416,7 @@ def feed_ics(
     ]
     parts = [fold_line(line) for line in head]
     parts.append(vtimezones_text(entries))
+    categories: dict[str, str] = {}
     parts.extend(
         vevent_text(
             entry,
@@ -413,6 +425,9 @@ def feed_ics(
             organizer_email=organizer_email,
             include_online_url=include_online_url(entry),
             note=note_for(entry),
+            category=categories.get(entry.kind)
+            or categories.setdefault(entry.kind, category_for(entry.kind)),
+            tentative=tentative_for(entry),
         )
         for entry in entries
     )

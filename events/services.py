@@ -850,6 +850,8 @@ def cancel_event(actor: User, event: Event, reason: str) -> Event:
             subject=_l("Se canceló «%(title)s»", title=event.title),
             template="events/email/event_cancelled",
             dedupe_key=f"event-cancelled:{event.id}:{registration.id}",
+            in_app=True,  # also in the notification centre, as a history
+            link=event_url(event),
             context=email_context(event, registration),
             attachments=[ics_attachment(event, registration.user, "CANCEL")],
         )
@@ -1006,6 +1008,8 @@ def register(user: User, event: Event, answers: Mapping[str, Any] | None = None)
             subject=_l("Estás en la lista de espera de «%(title)s»", title=event.title),
             template="events/email/waitlisted",
             dedupe_key=f"event-registration:{registration.id}:waitlisted",
+            in_app=True,  # also in the notification centre, as a history
+            link=event_url(event),
             context={**email_context(event, registration), "position": waitlist_position(registration)},
         )
     db.session.commit()
@@ -1045,6 +1049,8 @@ def _cancel(event: Event, registration: Registration) -> None:
             subject=_l("Cancelaste tu registro en «%(title)s»", title=event.title),
             template="events/email/registration_cancelled",
             dedupe_key=f"event-registration:{registration.id}:cancelled",
+            in_app=True,  # also in the notification centre, as a history
+            link=event_url(event),
             context=email_context(event, registration),
             attachments=[ics_attachment(event, registration.user, "CANCEL")] if was_confirmed else None,
         )
@@ -1164,6 +1170,8 @@ def ics_bytes(
 
     organizer = parseaddr(current_app.config["MAIL_FROM"])[1] or "no-reply@promueve.localhost"
     attendee = ical.Attendee(email=user.email, name=user.name) if user is not None else None
+    with _recipient_locale(user):
+        category = str(KIND_LABELS.get(event.kind, event.kind))
     return ical.event_calendar(
         event,
         method=method,
@@ -1172,12 +1180,32 @@ def ics_bytes(
         organizer_email=organizer,
         include_online_url=include_online_url,
         attendee=attendee,
+        category=category,
     )
+
+
+def _recipient_locale(user: User | None):
+    """Render in the recipient's language (the platform default for no one in particular)."""
+    from flask_babel import force_locale
+
+    return force_locale((user.locale if user is not None else None) or current_app.config["DEFAULT_LOCALE"])
+
+
+def attachment_name(user: User | None, kind: str, ident: Any, extension: str) -> str:
+    """An attachment's file name in the recipient's language ("activity-12.ics")."""
+    from flask_babel import gettext
+
+    with _recipient_locale(user):
+        # Translators: file name words, lowercase ASCII without spaces.
+        words = {"activity": gettext("actividad"), "registration": gettext("registro")}
+    return f"{words[kind]}-{ident}.{extension}"
 
 
 def ics_attachment(event: Event, user: User, method: str) -> dict[str, str]:
     data = ics_bytes(event, method, user, include_online_url=method == "REQUEST")
-    return _attachment(f"actividad-{event.id}.ics", "text/calendar", data, method=method)
+    return _attachment(
+        attachment_name(user, "activity", event.id, "ics"), "text/calendar", data, method=method
+    )
 
 
 def _qr_cid(code: str) -> str:
@@ -1187,7 +1215,12 @@ def _qr_cid(code: str) -> str:
 def _confirmation_attachments(event: Event, user: User, code: str) -> list[dict[str, str]]:
     """The QR code (inline) and the .ics invitation of a confirmation email."""
     return [
-        _attachment(f"registro-{code}.png", "image/png", qr_png(code), content_id=_qr_cid(code)),
+        _attachment(
+            attachment_name(user, "registration", code, "png"),
+            "image/png",
+            qr_png(code),
+            content_id=_qr_cid(code),
+        ),
         ics_attachment(event, user, "REQUEST"),
     ]
 
@@ -1208,6 +1241,8 @@ def _notify_confirmed(
         ),
         template="events/email/confirmed",
         dedupe_key=f"event-registration:{registration.id}:{'promoted' if promoted else 'confirmed'}",
+        in_app=True,  # also in the notification centre, as a history
+        link=event_url(event),
         context={**email_context(event, registration), "promoted": promoted, "qr_cid": qr_cid},
         attachments=attachments or _confirmation_attachments(event, user, registration.code),
     )
@@ -1224,6 +1259,8 @@ def _notify_rescheduled(event: Event, old_start: datetime, old_end: datetime) ->
             subject=_l("Cambió la fecha de «%(title)s»", title=event.title),
             template="events/email/event_rescheduled",
             dedupe_key=f"event-rescheduled:{event.id}:{event.sequence}:{registration.id}",
+            in_app=True,  # also in the notification centre, as a history
+            link=event_url(event),
             context={
                 **email_context(event, registration),
                 "old_starts_at": old_start,

@@ -144,7 +144,14 @@ def build_message(row: Any) -> OutgoingMessage:
         # RFC 8058: one POST to this address unsubscribes, no login, no confirmation page.
         headers.append(("List-Unsubscribe", f"<{mime.check_header_value(row.unsubscribe_url)}>"))
         headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
-    data = mime.write_message(headers, text=row.body_text, html=row.body_html, attachments=row.attachments)
+    data = mime.write_message(
+        headers,
+        text=row.body_text,
+        html=row.body_html,
+        attachments=row.attachments,
+        # Without SMTP the message becomes a file for a developer to read: plain 8bit text.
+        eight_bit=not current_app.config.get("SMTP_URL"),
+    )
     return OutgoingMessage(sender=sender, recipient=row.to_email, data=data)
 
 

@@ -11,6 +11,7 @@ The result parses with `email.message_from_bytes` like any other message.
 from __future__ import annotations
 
 import base64
+import quopri
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -107,12 +108,22 @@ class Part:
             lines.append(self.body.rstrip(CRLF))
 
 
-def text_part(text: str, subtype: str) -> Part:
-    """A UTF-8 text part in base64."""
+def text_part(text: str, subtype: str, *, eight_bit: bool = False) -> Part:
+    """A UTF-8 text part: quoted-printable for SMTP (mostly-ASCII Spanish stays readable and
+    every line under 76 characters), or plain 8bit for the development `.eml` files, so every
+    link reads whole with `less` (lines are then only kept under SMTP's 998 bytes)."""
+    normalized = text.replace("\r\n", "\n").replace("\r", "\n")
+    if eight_bit and all(len(line.encode()) <= 998 for line in normalized.split("\n")):
+        return Part(
+            f'text/{subtype}; charset="utf-8"',
+            [("Content-Transfer-Encoding", "8bit")],
+            normalized.replace("\n", CRLF),
+        )
+    encoded = quopri.encodestring(normalized.encode("utf-8"), quotetabs=False).decode("ascii")
     return Part(
         f'text/{subtype}; charset="utf-8"',
-        [("Content-Transfer-Encoding", "base64")],
-        _b64_body(text.encode()),
+        [("Content-Transfer-Encoding", "quoted-printable")],
+        encoded.replace("\n", CRLF),
     )
 
 
@@ -142,9 +153,10 @@ def write_message(
     text: str,
     html: str,
     attachments: list[dict[str, str]] | None = None,
+    eight_bit: bool = False,
 ) -> bytes:
     """Headers (values already safe) and a text/HTML body, with optional attachments."""
-    html_part = text_part(html, "html")
+    html_part = text_part(html, "html", eight_bit=eight_bit)
     attachments = attachments or []
     inline = [a for a in attachments if a.get("content_id")]
     files = [a for a in attachments if not a.get("content_id")]
@@ -153,7 +165,7 @@ def write_message(
         related.children = [html_part, *(attachment_part(a) for a in inline)]
         html_part = related
     body = Part("multipart/alternative")
-    body.children = [text_part(text, "plain"), html_part]
+    body.children = [text_part(text, "plain", eight_bit=eight_bit), html_part]
     if files:
         mixed = Part("multipart/mixed")
         mixed.children = [body, *(attachment_part(a) for a in files)]

@@ -351,6 +351,9 @@ def test_private_feed_lists_my_registrations_and_says_which_are_confirmed(app, c
     assert ONLINE_URL in str(events[uid(confirmed)]["DESCRIPTION"])
     assert ONLINE_URL in str(events[uid(confirmed)]["LOCATION"])
     assert "lista de espera" in str(events[uid(full)]["DESCRIPTION"])
+    assert str(events[uid(full)]["STATUS"]) == "TENTATIVE"  # waitlisted: not a seat yet
+    assert str(events[uid(confirmed)]["STATUS"]) == "CONFIRMED"
+    assert events[uid(full)]["CATEGORIES"].cats == ["Datatón"]  # the kind in words
     assert ONLINE_URL + "-2" not in response.get_data(as_text=True)  # waitlisted: no link yet
     assert [tz.tz_name for tz in calendar.timezones] == ["America/Tijuana"]
     assert {v.uid.value for v in vevents} == set(events)
@@ -364,6 +367,7 @@ def test_private_feed_lists_my_registrations_and_says_which_are_confirmed(app, c
     assert response.status_code == 200
     events = by_uid(parse(response.data)[0])
     assert "confirmado" in str(events[uid(full)]["DESCRIPTION"])
+    assert str(events[uid(full)]["STATUS"]) == "CONFIRMED"
     promoted = event_services.registration_for(person, db.session.get(Event, full.id)).promoted_at
     assert events[uid(full)].decoded("LAST-MODIFIED") == promoted.replace(microsecond=0)
     assert ONLINE_URL + "-2" in str(events[uid(full)]["DESCRIPTION"])
@@ -377,7 +381,9 @@ def test_private_feed_is_in_the_owners_language(app, ctx, client):
     event_services.register(person, make_event(inst))
     raw = feed_services.token_value(feed_services.issue_feed_token(person).salt)
     calendar, _ = parse(client.get(f"/calendar/{raw}.ics").data)
-    assert str(calendar["X-WR-CALNAME"])  # named, in whatever the catalogue says for `en`
+    assert str(calendar["X-WR-CALNAME"]) == "My events on Promueve"
+    (vevent,) = calendar.events
+    assert vevent["CATEGORIES"].cats == ["Datathon"]
 
 
 def test_revoked_regenerated_unknown_and_erased_links_stop_working(app, ctx, client):

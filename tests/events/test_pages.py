@@ -201,7 +201,8 @@ def test_checkin_page_registrations_and_csv_with_answers(app, client):
         assert client.post(f"/events/{event_id}/checkin", data={"code": code.lower()}).status_code == 302
         assert client.post(f"/events/{event_id}/walk-ins", data={"walkin-name": "Pedro"}).status_code == 302
         summary = page(client, f"/events/{event_id}/checkin")
-        assert "1 presentes de 1 confirmados" in summary and "1 sin registro previo" in summary
+        assert "1 presente de 1 confirmado" in summary and "1 sin registro previo" in summary
+        assert "0 no asistieron" in summary
     client.post("/logout")  # the session was signed in the frozen future
     login(client, "enlace@example.org")
     listing = page(client, f"/events/{event_id}/registrations")

@@ -278,3 +278,49 @@ def test_data_export_lists_registrations(app, ctx):
     (exported,) = export_personal_data(person)["event_registrations"]
     assert exported["event"] == "Mesa de datos" and exported["code"] == registration.code
     assert exported["status"] == "confirmed"
+
+
+def test_confirmation_email_is_in_the_recipients_language_attachments_included(app, ctx, mail_dir):
+    event = make_event(make_institution("inegi"), capacity=5)
+    person = make_user("kim@example.org", name="Kim")
+    person.locale = "en"
+    db.session.commit()
+    registration = services.register(person, event)
+    deliver_outbox()
+    (mail,) = mails_to(mail_dir, "kim@example.org")
+    parts = attachments_of(mail)
+    assert set(parts) == {f"registration-{registration.code}.png", f"activity-{event.id}.ics"}
+    (vevent,) = Calendar.from_ical(parts[f"activity-{event.id}.ics"].get_content()).walk("VEVENT")
+    assert vevent["CATEGORIES"].cats == ["Datathon"]
+
+
+def test_registration_history_also_appears_in_the_notification_centre(app, client, mail_dir):
+    from notifications.models import InAppNotification
+
+    with app.app_context():
+        event = make_event(make_institution("inegi"), capacity=1, title="Mesa de movilidad")
+        ana = make_user("ana@example.org")
+        beto = make_user("beto@example.org")
+        services.register(ana, event)
+        assert services.register(beto, event).status == "waitlisted"
+        services.cancel_registration(ana, services.registration_for(ana, event))  # beto is promoted
+        deliver_outbox()
+        kinds = {(row.user_id, row.kind) for row in db.session.execute(select(InAppNotification)).scalars()}
+        assert kinds == {
+            (ana.id, "events.registration_confirmed"),
+            (ana.id, "events.registration_cancelled"),
+            (beto.id, "events.registration_waitlisted"),
+            (beto.id, "events.registration_promoted"),
+        }
+        assert len(mails_to(mail_dir, "beto@example.org")) == 2  # still emailed, always
+        event_id = event.id
+    from tests.factories import login
+
+    login(client, "beto@example.org")
+    centre = client.get("/notifications").get_data(as_text=True)
+    assert "Se liberó un lugar: estás confirmado en «Mesa de movilidad»" in centre
+    import re
+
+    first_link = re.search(r'href="(/notifications/\d+/open)" class="notification-title"', centre).group(1)
+    opened = client.get(first_link)
+    assert opened.headers["Location"] == f"/events/{event_id}"

@@ -85,7 +85,7 @@ def test_reminder_is_sent_in_the_persons_language_with_the_events_times(app, ctx
     assert f"{local:%B} {local.day}, {local.year}" in body  # English date, in the event's zone
     assert f"{local:%I:%M}".lstrip("0") in body and local.strftime("%Z") in body
     assert f"/events/{event.id}" in body  # the cancel link
-    ics = attachments_of(mail)[f"actividad-{event.id}.ics"]
+    ics = attachments_of(mail)[f"activity-{event.id}.ics"]  # named in English too
     assert Calendar.from_ical(ics.get_content())["METHOD"] == "REQUEST"
     assert mail["List-Unsubscribe"]  # reminders respect preferences (category "events")
 

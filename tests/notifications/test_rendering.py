@@ -155,3 +155,39 @@ def test_templates_that_transform_the_recipient_are_rendered_each_time(app, ctx,
     assert not services._renders_recipient_plainly("probe/email/shout")
     assert services._renders_recipient_plainly("notifications/email/reminder")
     assert services._renders_recipient_plainly("notifications/email/digest")
+
+
+def test_text_parts_read_as_they_are_in_eml_files_and_stay_short_over_smtp():
+    from email import message_from_bytes, policy
+
+    from notifications.mime import write_message
+
+    link = "https://promueve.test/password/reset/" + "abc_DEF-123." * 10 + "?x=1&y=2"
+    text = f"Hola, María. Entra aquí:\n{link}\n" + "línea larga " * 20
+    html = f'<p><a href="{link}">{link}</a></p>'
+    for eight_bit in (True, False):
+        raw = write_message([("Subject", "Prueba")], text=text, html=html, eight_bit=eight_bit)
+        parsed = message_from_bytes(raw, policy=policy.default)
+        plain = parsed.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
+        assert plain.rstrip("\n") == text.rstrip("\n")
+        assert link in parsed.get_body(preferencelist=("html",)).get_content()
+        if eight_bit:
+            assert b"Content-Transfer-Encoding: 8bit" in raw
+            assert link.encode() in raw and "María".encode() in raw  # whole, readable with less
+        else:
+            assert b"Content-Transfer-Encoding: quoted-printable" in raw
+            assert all(len(line) <= 76 for line in raw.split(b"\r\n") if not line.startswith(b"Content-Type"))
+
+
+def test_development_eml_files_show_links_whole(app, ctx, mail_dir):
+    from accounts import services as account_services
+    from tests.factories import deliver_outbox, make_user
+
+    make_user("nuevo@example.org", verified=False)
+    account_services.resend_verification("nuevo@example.org")
+    deliver_outbox()
+    (path,) = list(mail_dir.glob("*.eml"))
+    raw = path.read_bytes()
+    assert b"Content-Transfer-Encoding: 8bit" in raw
+    link = next(line for line in raw.split(b"\r\n") if line.startswith(b"http://promueve.test/"))
+    assert b"=\r\n" not in link and len(link) > 60  # one whole line, not cut or encoded
