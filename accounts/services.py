@@ -681,17 +681,62 @@ def add_member(actor: User | None, institution: Institution, user: User, role: s
     return membership
 
 
-def audit_entries(limit: int = 200, institution_id: int | None = None) -> list[AuditEntry]:
-    """The newest audit entries, optionally for one institution."""
-    query = (
-        select(AuditEntry)
-        .options(selectinload(AuditEntry.actor), selectinload(AuditEntry.institution))
-        .order_by(AuditEntry.id.desc())
-        .limit(limit)
+@dataclass
+class AuditFilters:
+    """What the audit log page is narrowed to."""
+
+    institution_id: int | None = None
+    actor: str | None = None  # words of the name or the email address
+    action: str | None = None
+    since: Any = None  # a date, in the viewer's zone
+    until: Any = None
+
+
+@dataclass
+class AuditPage:
+    """One page of the audit log, newest first."""
+
+    items: list[AuditEntry]
+    page: int
+    has_next: bool
+
+
+AUDIT_PAGE_SIZE = 50
+
+
+def audit_entries(filters: AuditFilters | None = None, page: int = 1, zone: str | None = None) -> AuditPage:
+    """A page of the audit log, newest first, narrowed by institution, actor, action and dates."""
+    from datetime import datetime, time
+    from zoneinfo import ZoneInfo
+
+    filters = filters or AuditFilters()
+    tz = ZoneInfo(zone or current_app.config["DEFAULT_TIMEZONE"])
+    query = select(AuditEntry).options(selectinload(AuditEntry.actor), selectinload(AuditEntry.institution))
+    if filters.institution_id is not None:
+        query = query.where(AuditEntry.institution_id == filters.institution_id)
+    if filters.action:
+        query = query.where(AuditEntry.action == filters.action)
+    if filters.actor:
+        words = f"%{filters.actor.strip().lower()}%"
+        query = query.where(
+            AuditEntry.actor_id.in_(
+                select(User.id).where(func.lower(User.name).like(words) | func.lower(User.email).like(words))
+            )
+        )
+    if filters.since:
+        query = query.where(AuditEntry.created_at >= datetime.combine(filters.since, time.min, tzinfo=tz))
+    if filters.until:
+        end = datetime.combine(filters.until + timedelta(days=1), time.min, tzinfo=tz)
+        query = query.where(AuditEntry.created_at < end)
+    page = max(1, page)
+    rows = list(
+        db.session.execute(
+            query.order_by(AuditEntry.id.desc())
+            .limit(AUDIT_PAGE_SIZE + 1)
+            .offset((page - 1) * AUDIT_PAGE_SIZE)
+        ).scalars()
     )
-    if institution_id is not None:
-        query = query.where(AuditEntry.institution_id == institution_id)
-    return list(db.session.execute(query).scalars())
+    return AuditPage(items=rows[:AUDIT_PAGE_SIZE], page=page, has_next=len(rows) > AUDIT_PAGE_SIZE)
 
 
 # --- accounts made by operators (CLI, seed) -----------------------------------

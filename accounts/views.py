@@ -17,6 +17,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 from sqlalchemy.orm import undefer
@@ -38,6 +39,7 @@ from accounts.forms import (
 )
 from accounts.limits import limit_auth
 from accounts.models import Invitation
+from core import audit
 from core.choices import GOVERNMENT_ORDER_LABELS, ROLE_LABELS, SECTOR_LABELS
 from core.exceptions import DomainError
 from core.extensions import db
@@ -565,14 +567,74 @@ def accept_invitation(token: str):
 @bp.get("/admin/audit")
 @login_required
 def audit_log():
-    """The audit log, newest first (platform admins)."""
+    """The audit log, newest first, paginated and filterable (platform admins)."""
+    from datetime import date
+
+    from core.i18n import select_timezone
+
     require(current_user, "audit.read")
     institution_slug = request.args.get("institution") or None
     institution_id = None
     if institution_slug:
         institution_id = _institution_or_404(institution_slug).id
-    entries = services.audit_entries(institution_id=institution_id)
-    all_institutions = db.session.execute(select(Institution).order_by(Institution.name)).scalars()
-    return render_template(
-        "accounts/audit.html", entries=entries, institutions=list(all_institutions), selected=institution_slug
+
+    def day(name: str):
+        try:
+            return date.fromisoformat(request.args.get(name, ""))
+        except ValueError:
+            return None
+
+    action = request.args.get("action") or None
+    filters = services.AuditFilters(
+        institution_id=institution_id,
+        actor=(request.args.get("actor") or "").strip()[:200] or None,
+        action=action[:64] if action else None,
+        since=day("since"),
+        until=day("until"),
     )
+    try:
+        page_number = max(1, min(int(request.args.get("page", 1)), 100000))
+    except ValueError:
+        page_number = 1
+    page = services.audit_entries(filters, page_number, zone=select_timezone())
+    all_institutions = db.session.execute(select(Institution).order_by(Institution.name)).scalars()
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template(
+        "accounts/audit.html",
+        page=page,
+        filters=filters,
+        args=args,
+        actions=audit.known_actions(),
+        action_label=audit.action_label,
+        object_link=audit.object_link,
+        institutions=list(all_institutions),
+        selected=institution_slug,
+    )
+
+
+# --- how accounts' actions read in the audit log ----------------------------------------------
+
+audit.describe_actions(
+    {
+        "api_token.create": _l("creó un token de la API"),
+        "api_token.revoke": _l("revocó un token de la API"),
+        "institution.create": _l("registró la institución"),
+        "institution.update": _l("editó la institución"),
+        "member.add": _l("agregó a una persona a la institución"),
+        "member.invite": _l("invitó a una persona a la institución"),
+        "member.join": _l("se unió a la institución"),
+        "member.remove": _l("quitó a una persona de la institución"),
+        "member.role_change": _l("cambió el rol de una persona"),
+        "invitation.revoke": _l("revocó una invitación"),
+        "user.admin_grant": _l("dio permisos de administración"),
+        "user.delete": _l("eliminó su cuenta"),
+    }
+)
+
+
+def _institution_link(object_id: str) -> str | None:
+    institution = db.session.get(Institution, int(object_id))
+    return url_for("accounts.institution", slug=institution.slug) if institution is not None else None
+
+
+audit.link_objects("institution", _institution_link)

@@ -7,10 +7,12 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.routing import BuildError
 
+from core import audit
 from core.choices import MEXICAN_STATES, SECTOR_LABELS
 from core.exceptions import DomainError
 from core.extensions import db
@@ -730,3 +732,30 @@ def story(story_id: int):
         commitments=services.public_commitments(found.event),
         **_labels(),
     )
+
+
+# --- how events' actions read in the audit log ------------------------------------------------
+
+audit.describe_actions(
+    {
+        "event.create": _l("creó la actividad"),
+        "event.update": _l("editó la actividad"),
+        "event.publish": _l("publicó la actividad"),
+        "event.reschedule": _l("cambió la fecha de la actividad"),
+        "event.cancel": _l("canceló la actividad"),
+        "event.complete": _l("marcó la actividad como concluida"),
+        "event.outcome.record": _l("registró el resultado de la actividad"),
+        "event.outcome.update": _l("editó el resultado de la actividad"),
+        "registration.promote": _l("pasó a alguien de la lista de espera"),
+        "commitment.create": _l("registró un acuerdo"),
+        "commitment.update": _l("actualizó un acuerdo"),
+        "story.create": _l("escribió una historia"),
+        "story.update": _l("editó una historia"),
+        "story.publish": _l("publicó una historia"),
+        "story.unpublish": _l("retiró una historia"),
+        "calendar_feed.create": _l("creó su enlace de calendario privado"),
+        "calendar_feed.revoke": _l("revocó su enlace de calendario privado"),
+    }
+)
+audit.link_objects("event", lambda object_id: url_for("events.detail", event_id=int(object_id)))
+audit.link_objects("successstory", lambda object_id: url_for("events.story", story_id=int(object_id)))

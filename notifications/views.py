@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
+from core import audit
 from core.exceptions import DomainError
 from core.extensions import csrf
 from core.i18n import current_locale_code
@@ -315,3 +317,18 @@ def raw_template():
         "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'"
     )
     return response
+
+
+# --- how notifications' actions read in the audit log -----------------------------------------
+
+audit.describe_actions(
+    {
+        "mailbox.retry": _l("volvió a activar su correo"),
+        "outbox.retry": _l("reintentó un correo"),
+        "outbox.retry_failed": _l("reintentó los correos fallidos"),
+        "outbox.withhold": _l("retuvo un correo"),
+    }
+)
+audit.link_objects(
+    "notification", lambda object_id: url_for("notifications.outbox_message", notification_id=int(object_id))
+)

@@ -247,3 +247,43 @@ def test_public_institution_pages(app, client):
     assert "Instituto Nacional" in client.get("/institutions").get_data(as_text=True)
     assert client.get("/institutions/inegi").status_code == 200
     assert client.get("/institutions/nope").status_code == 404
+
+
+def test_audit_log_reads_in_words_links_objects_filters_and_pages(app, client):
+    from datetime import timedelta
+
+    from freezegun import freeze_time
+
+    from core.timeutil import utcnow
+    from tests.factories import make_event
+
+    with app.app_context():
+        make_user("admin@example.org", admin=True)
+        inegi = make_institution("inegi")
+        liaison = make_liaison(inegi, "enlace@example.org")
+        liaison.name = "Ana Enlace"
+        db.session.commit()
+        with freeze_time(utcnow() - timedelta(days=40)):
+            make_liaison(make_institution("conagua"), "viejo@example.org")
+        for n in range(60):
+            make_liaison(inegi, f"equipo{n}@example.org", role="staff")
+        event = make_event(inegi, actor=liaison, title="Mesa")
+        event_id = event.id
+    login(client, "admin@example.org")
+    page = client.get("/admin/audit").get_data(as_text=True)
+    assert "publicó la actividad" in page and f'href="/events/{event_id}"' in page
+    assert "<dt>kind</dt>" in page  # details as fields, not escaped JSON
+    assert 'rel="next"' in page  # 60+ entries: more than one page
+    older = client.get("/admin/audit?page=2").get_data(as_text=True)
+    assert 'rel="prev"' in older
+    by_action = client.get("/admin/audit?action=event.publish").get_data(as_text=True)
+    assert by_action.count('class="card audit-entry"') == 1
+    by_actor = client.get("/admin/audit?actor=ana+enlace").get_data(as_text=True)
+    assert "publicó la actividad" in by_actor and "Ana Enlace" in by_actor
+    recent = (utcnow() - timedelta(days=7)).date().isoformat()
+    since = client.get(f"/admin/audit?since={recent}&institution=conagua").get_data(as_text=True)
+    assert "No hay entradas con estos filtros." in since
+    assert client.get("/admin/audit?since=nonsense&page=abc&until=2026-13-45").status_code == 200
+    client.post("/language", data={"locale": "en"})
+    english = client.get("/admin/audit?action=event.publish")
+    assert "published the activity" in english.get_data(as_text=True)
