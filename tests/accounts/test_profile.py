@@ -139,4 +139,12 @@ def test_someone_elses_token_cannot_be_revoked(app, client):
         token_id = token.id
         make_user("luis@example.org")
     login(client, "luis@example.org")
-    assert client.post(f"/profile/tokens/{token_id}/revoke").status_code == 403
+    # Exactly like a token that does not exist: the answer does not reveal that it does.
+    theirs = client.post(f"/profile/tokens/{token_id}/revoke")
+    missing = client.post("/profile/tokens/999999/revoke")
+    assert theirs.status_code == missing.status_code == 404
+    assert theirs.get_data() == missing.get_data()
+    with app.app_context():
+        from core.models import ApiToken
+
+        assert db.session.get(ApiToken, token_id).revoked_at is None
