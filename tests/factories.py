@@ -155,6 +155,9 @@ def run_queued_tasks(queue: str = "default") -> list[str]:
 
     broker = redis.Redis.from_url(REDIS_URL)
     celery = current_app.extensions["celery"]
+    # A task runs in its own app context and session: end the caller's transaction first
+    # (on SQLite it holds the write lock the task needs).
+    db.session.commit()
     ran = []
     while (raw := broker.rpop(queue)) is not None:
         message = json.loads(raw)

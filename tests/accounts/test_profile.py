@@ -143,7 +143,11 @@ def test_someone_elses_token_cannot_be_revoked(app, client):
     theirs = client.post(f"/profile/tokens/{token_id}/revoke")
     missing = client.post("/profile/tokens/999999/revoke")
     assert theirs.status_code == missing.status_code == 404
-    assert theirs.get_data() == missing.get_data()
+    # The same page but for the address itself (the language switch returns to it).
+    path = f"/profile/tokens/{token_id}/revoke"
+    assert theirs.get_data(as_text=True).replace(path, "P") == missing.get_data(as_text=True).replace(
+        "/profile/tokens/999999/revoke", "P"
+    )
     with app.app_context():
         from core.models import ApiToken
 

@@ -202,6 +202,7 @@ def test_reset_request_does_not_reveal_whether_an_account_exists(app, client, ma
     unknown = client.post("/password/forgot", data={"email": "nadie@example.org"}).get_data(as_text=True)
     assert known.replace("luis@example.org", "X") == unknown.replace("nadie@example.org", "X")
     with app.app_context():
+        run_queued_tasks()  # the worker's part: only the known address gets a message
         assert deliver_outbox() == 1
 
 
