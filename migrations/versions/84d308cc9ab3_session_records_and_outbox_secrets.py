@@ -53,7 +53,9 @@ def upgrade():
     now = datetime.now(UTC)
     connection = op.get_bind()
     user = sa.table("user", sa.column("id"), sa.column("email_verified_at"))
-    api_token = sa.table("api_token", sa.column("user_id"), sa.column("revoked_at"))
+    api_token = sa.table(
+        "api_token", sa.column("user_id"), sa.column("revoked_at", sa.DateTime(timezone=True))
+    )
     # Tokens taken by accounts that never proved their address could belong to whoever
     # signed up with someone else's address: they stop working.
     connection.execute(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import redis
 from sqlalchemy import func, select
 
@@ -26,6 +27,7 @@ from tests.factories import (
     make_user,
     run_queued_tasks,
 )
+from tests.processes import celery_worker, wait_for
 
 NEW_PASSWORD = "Nuevo-jaguar-de-Chiapas-7"
 
@@ -184,3 +186,16 @@ def test_a_reset_request_still_answers_when_the_broker_is_down(app, client, monk
     monkeypatch.setattr(celery, "send_task", broker_down)
     response = client.post("/password/forgot", data={"email": "luis@example.org"})
     assert response.status_code == 200 and re.search(r"luis@example\.org", response.get_data(as_text=True))
+
+
+@pytest.mark.worker
+def test_a_real_worker_sends_the_reset_link_and_scrubs_it(app, client, mail_dir):
+    with app.app_context():
+        make_user("luis@example.org")
+    assert client.post("/password/forgot", data={"email": "luis@example.org"}).status_code == 200
+    with celery_worker():
+        wait_for(lambda: len(mails_to(mail_dir, "luis@example.org")) == 1, timeout=30)
+    link = first_link(mails_to(mail_dir, "luis@example.org")[0], "/password/reset/")
+    with app.app_context():
+        row = db.session.execute(select(Notification)).scalar_one()
+        assert row.status == "sent" and token_of(link) not in row.body_text
