@@ -273,7 +273,7 @@ def _profile_page(form, password_form, status: int = 200):
 @login_required
 @limit_auth
 def change_password():
-    """Change the password (signs out other sessions)."""
+    """Change the password: every session and token ends; this browser gets a fresh session."""
     form = ChangePasswordForm()
     if form.validate_on_submit():
         user = current_user._get_current_object()
