@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import event, select
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 ROOT = Path(__file__).resolve().parent
@@ -68,17 +68,20 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def _init_extensions(app: Flask) -> None:
+    from flask import request
+    from flask_login import current_user
+
     # Every model module is imported so metadata (and Alembic) sees the whole schema.
-    import accounts.models  # noqa: F401
+    import accounts.models
     import demand.models  # noqa: F401
     import events.feed_models  # noqa: F401
     import notifications.models
+    from accounts import credentials
     from core.api import api
     from core.celery_app import celery_init_app
     from core.errors import init_errors
     from core.extensions import babel, csrf, db, limiter, login_manager, migrate
     from core.i18n import select_locale, select_timezone
-    from core.models import User
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
@@ -98,11 +101,20 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
 
+    # The cookies hold the key of a session record, checked on every request: ending the
+    # record (logout, password change, "sign out everywhere else") ends that browser's session.
+    login_manager.id_attribute = "get_session_key"
+
     @login_manager.user_loader
-    def load_user(auth_id: str):
-        return db.session.execute(
-            select(User).where(User.auth_id == auth_id, User.deleted_at.is_(None))
-        ).scalar_one_or_none()
+    def load_user(session_key: str):
+        return credentials.load_session_user(session_key, ip=request.remote_addr)
+
+    @app.before_request
+    def load_signed_in_person() -> None:
+        # Load (and note the visit of) the session before the view runs, so that write
+        # never lands inside the view's own unit of work.
+        if request.endpoint != "static":
+            current_user._get_current_object()
 
     app.config.setdefault("API_SPEC_OPTIONS", {})
     api.init_app(app)
@@ -115,6 +127,7 @@ def _init_extensions(app: Flask) -> None:
     celery_init_app(app)
     init_errors(app)
 
+    import accounts.tasks  # noqa: F401 - registers the password-reset and session tasks
     import notifications.tasks  # noqa: F401 - registers the outbox tasks
 
 

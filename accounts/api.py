@@ -122,12 +122,18 @@ class Tokens(MethodView):
 
     @blp.arguments(TokenRequestSchema)
     @blp.response(201, NewTokenSchema)
+    @blp.alt_response(
+        403, schema=None, description="`email_not_verified`: the account has not confirmed its address."
+    )
     def post(self, payload):
         """Exchange email and password for a bearer token."""
         user = services.authenticate(payload["email"], payload["password"])
         if user is None:
             api_abort(401, "The email or the password is not correct.", code="invalid_credentials")
-        token, raw = services.issue_api_token(user, payload.get("name") or "API")
+        try:
+            token, raw = services.issue_api_token(user, payload.get("name") or "API")
+        except DomainError as exc:
+            _domain_abort(exc)  # 403 email_not_verified: confirm the address first
         return {"id": token.id, "name": token.name, "token": raw}
 
     @blp.doc(security=SECURED)
@@ -144,11 +150,10 @@ class TokenItem(MethodView):
     @blp.response(204)
     @auth_required
     def delete(self, token_id: int):
-        """Revoke one of my tokens."""
+        """Revoke one of my tokens (someone else's answers exactly like one that does not exist)."""
         token = db.session.get(ApiToken, token_id)
-        if token is None or token.revoked_at is not None:
+        if token is None or token.revoked_at is not None or not can(api_user(), "token.revoke", token):
             api_abort(404, "No such token.")
-        _require("token.revoke", token)
         services.revoke_api_token(api_user(), token)
 
 

@@ -46,3 +46,35 @@ class Invitation(db.Model):
     def is_open(self) -> bool:
         """Not yet accepted, revoked or expired."""
         return self.accepted_at is None and self.revoked_at is None and self.expires_at > utcnow()
+
+
+class UserSession(db.Model):
+    """One signed-in browser: the cookie holds a random key, the table only its SHA-256.
+
+    Every request checks the record, so ending it (logout, a password change or reset,
+    "sign out everywhere else", account deletion) signs that browser out at once, even
+    with a copy of its session or remember-me cookie.
+    """
+
+    __tablename__ = "user_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Written at most once a minute, so most requests only read the record.
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Idle sessions slide forward up to the absolute limit; remember-me ones are fixed.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    remember: Mapped[bool] = mapped_column(default=False)
+    device: Mapped[str] = mapped_column(String(100), default="")
+    ip: Mapped[str] = mapped_column(String(45), default="")
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
+
+    user: Mapped[User] = relationship()
+
+    @property
+    def is_active(self) -> bool:
+        """Not ended and not expired."""
+        return self.revoked_at is None and self.expires_at > utcnow()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 import secrets
 import time
@@ -18,12 +19,13 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, selectinload
 
+from accounts import credentials
 from accounts.models import Invitation
 from core import audit
 from core.choices import InstitutionRole, Sector
 from core.exceptions import DomainError
 from core.extensions import db
-from core.models import ApiToken, AuditEntry, Institution, InstitutionFollow, Membership, User, new_auth_id
+from core.models import ApiToken, AuditEntry, Institution, InstitutionFollow, Membership, User
 from core.security import (
     BadLink,
     fingerprint,
@@ -40,9 +42,11 @@ from core.timeutil import is_valid_timezone, utcnow
 from core.urls import external_url
 from notifications.services import erase_recipient, notification_data_for, notifications_for, notify
 
+log = logging.getLogger(__name__)
 SLUG_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 VERIFY_PURPOSE = "verify-email"
 RESET_PURPOSE = "reset-password"
+PASSWORD_RESET_TASK = "accounts.send_password_reset"
 
 
 def normalise_email(email: str) -> str:
@@ -162,6 +166,7 @@ def _notify_verification(user: User) -> None:
         template="accounts/email/verify",
         dedupe_key=f"verify:{user.id}:{time.time_ns()}",
         context={"verify_url": external_url("accounts.verify_email", token=token), "hours": 48},
+        secrets=[token],
     )
 
 
@@ -209,8 +214,19 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
+def queue_password_reset(email: str) -> None:
+    """Hand a reset request to the worker, which looks the address up after the page has
+    answered: the request takes the same time whether or not the account exists."""
+    email = check_email(email)
+    celery = current_app.extensions["celery"]
+    try:
+        celery.send_task(PASSWORD_RESET_TASK, args=[email], retry=False)
+    except Exception:  # noqa: BLE001 - broker down: the answer must not differ; they can ask again
+        log.warning("could not queue a password reset request")
+
+
 def request_password_reset(email: str) -> None:
-    """Email a single-use reset link valid one hour, if the account exists."""
+    """Email a single-use reset link valid one hour, if the account exists (the worker's part)."""
     user = find_user(email)
     if user is None:
         return
@@ -222,6 +238,7 @@ def request_password_reset(email: str) -> None:
         template="accounts/email/reset",
         dedupe_key=f"reset:{user.id}:{time.time_ns()}",
         context={"reset_url": external_url("accounts.reset_password", token=token), "minutes": 60},
+        secrets=[token],
     )
     db.session.commit()
 
@@ -240,24 +257,26 @@ def user_for_reset(token: str) -> User:
 
 
 def reset_password(token: str, new_password: str) -> User:
-    """Set a new password from a reset link and sign out every other session."""
+    """Set a new password from a reset link; every session, API token and calendar link
+    of the account stops working (the person is told and can create new ones)."""
     user = user_for_reset(token)
     check_new_password(new_password, email=user.email)
     user.password_hash = hash_password(new_password)
-    user.auth_id = new_auth_id()
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()  # the link proved the mailbox
+    credentials.revoke_credentials(user, credentials.EndReason.password_reset)
     db.session.commit()
     return user
 
 
 def change_password(user: User, current: str, new: str) -> None:
-    """Change the password after checking the current one."""
+    """Change the password after checking the current one; like a reset, it ends every
+    session (this one too: the caller starts a fresh one) and revokes every token."""
     if not verify_password(user.password_hash, current):
         raise DomainError(_l("La contraseña actual no es correcta."), field="current_password", status=422)
     check_new_password(new, email=user.email, field="new_password")
     user.password_hash = hash_password(new)
-    user.auth_id = new_auth_id()
+    credentials.revoke_credentials(user, credentials.EndReason.password_changed)
     db.session.commit()
 
 
@@ -312,6 +331,7 @@ def export_personal_data(user: User) -> dict[str, Any]:
             {"institution": m.institution.slug, "role": str(m.role), "since": m.created_at.isoformat()}
             for m in user.memberships
         ],
+        "sessions": credentials.export_sessions(user),
         "api_tokens": [
             {
                 "name": t.name,
@@ -368,11 +388,11 @@ def delete_account(user: User, password: str) -> None:
             invitation.revoked_at = now
     for erase in ERASERS:
         erase(user)
+    credentials.erase_sessions(user)
     user.email = anonymous_email
     user.name = ""
     user.state = None
     user.password_hash = unusable_password()
-    user.auth_id = new_auth_id()
     user.is_admin = False
     user.deleted_at = utcnow()
     audit.record("user.delete", user, actor=user)
@@ -383,7 +403,17 @@ def delete_account(user: User, password: str) -> None:
 
 
 def issue_api_token(user: User, name: str = "") -> tuple[ApiToken, str]:
-    """Create a personal API token; the raw value is shown once and never stored."""
+    """Create a personal API token; the raw value is shown once and never stored.
+
+    Only for verified addresses: a token taken by someone who signed up with another
+    person's address would otherwise outlive the owner claiming the account.
+    """
+    if not user.is_verified:
+        raise DomainError(
+            _l("Confirma tu correo electrónico antes de crear tokens de la API."),
+            status=403,
+            code="email_not_verified",
+        )
     raw = "pmv_" + secrets.token_urlsafe(32)
     token = ApiToken(
         user_id=user.id,
@@ -556,6 +586,7 @@ def invite_member(actor: User, institution: Institution, email: str, role: str) 
         subject=_l("Te invitaron a %(institution)s en Promueve", institution=institution.name),
         template="accounts/email/invitation",
         dedupe_key=f"invitation:{invitation.id}",
+        secrets=[raw],
         context={
             "institution": institution.display_name,
             "role": str(role),
@@ -586,11 +617,20 @@ def accept_invitation(user: User, token: str) -> Membership:
             _l("Esta invitación es para %(email)s. Inicia sesión con esa cuenta.", email=invitation.email),
             status=403,
         )
+    if not user.is_verified:
+        # Whoever signed up with the address may not be its owner: the account must
+        # prove the mailbox first (or its owner resets the password, which verifies it).
+        raise DomainError(
+            _l(
+                "Confirma tu correo electrónico antes de aceptar la invitación: abre el enlace que te "
+                "enviamos al crear tu cuenta o pide uno nuevo desde tu perfil."
+            ),
+            status=403,
+            code="email_not_verified",
+        )
     membership = Membership(user_id=user.id, institution_id=invitation.institution_id, role=invitation.role)
     db.session.add(membership)
     invitation.accepted_at = utcnow()
-    if user.email_verified_at is None:
-        user.email_verified_at = utcnow()  # the link reached this mailbox
     try:
         db.session.flush()
     except IntegrityError as exc:

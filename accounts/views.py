@@ -22,7 +22,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 from sqlalchemy.orm import undefer
 
-from accounts import services
+from accounts import credentials, services
 from accounts.forms import (
     ChangePasswordForm,
     ConfirmForm,
@@ -46,7 +46,7 @@ from core.extensions import db
 from core.i18n import current_locale_code
 from core.models import ApiToken, Institution, Membership
 from core.pages import safe_next
-from core.permissions import require
+from core.permissions import can, require
 from core.security import BadLink
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
@@ -142,23 +142,40 @@ def login():
             form.password.errors = [_("El correo o la contraseña no son correctos.")]
         else:
             next_url = safe_next(request.args.get("next"), url_for("core.home"))
-            language = session.get("locale")
-            session.clear()  # a fresh session: nothing from before login carries over
-            if language:
-                session["locale"] = language
-            login_user(user, remember=form.remember.data)
-            session.permanent = True
+            _sign_in(user, remember=form.remember.data)
             flash(_("Hola, %(name)s.", name=user.name), "success")
             return redirect(next_url)
     status = 422 if form.errors else 200
     return render_template("accounts/login.html", form=form), status
 
 
+def _sign_in(user, *, remember: bool) -> None:
+    """Start a fresh session record and cookie for this browser: nothing from before carries over."""
+    language = session.get("locale")
+    session.clear()
+    if language:
+        session["locale"] = language
+    agent = request.headers.get("User-Agent", "")
+    credentials.start_session(user, remember=remember, user_agent=agent, ip=request.remote_addr or "")
+    login_user(user, remember=remember)
+    session.permanent = True
+
+
+def _sign_out() -> None:
+    """Forget this browser's session (its record is ended by the caller, or already gone)."""
+    language = session.get("locale")
+    session.clear()
+    logout_user()  # after clear(): it leaves the order to delete a remember-me cookie
+    if language:
+        session["locale"] = language
+
+
 @bp.post("/logout")
 def logout():
-    """Sign out and forget the session."""
-    logout_user()
-    session.clear()
+    """Sign out: the session record ends, so a copy of the cookies stops working too."""
+    if current_user.is_authenticated:
+        credentials.end_session(current_user.current_session)
+    _sign_out()
     flash(_("Cerraste tu sesión."), "info")
     return redirect(url_for("core.home"))
 
@@ -169,8 +186,15 @@ def forgot_password():
     """Request a reset link; the answer never reveals whether the account exists."""
     form = EmailOnlyForm()
     if form.validate_on_submit():
-        services.request_password_reset(form.email.data)
-        return render_template("accounts/reset_sent.html", email=services.normalise_email(form.email.data))
+        try:
+            # Only queued here: the worker looks the address up after this answer.
+            services.queue_password_reset(form.email.data)
+        except DomainError as exc:
+            show_domain_error(form, exc)
+        else:
+            return render_template(
+                "accounts/reset_sent.html", email=services.normalise_email(form.email.data)
+            )
     return render_template("accounts/forgot.html", form=form)
 
 
@@ -195,8 +219,14 @@ def reset_password(token: str):
         except DomainError as exc:
             show_domain_error(form, exc)
         else:
-            logout_user()
-            flash(_("Tu contraseña cambió. Ya puedes iniciar sesión."), "success")
+            _sign_out()
+            flash(
+                _(
+                    "Tu contraseña cambió. Cerramos todas tus sesiones y revocamos tus tokens de la API "
+                    "y tu enlace privado de calendario; puedes crear nuevos. Ya puedes iniciar sesión."
+                ),
+                "success",
+            )
             return redirect(url_for("accounts.login"))
     return render_template("accounts/reset.html", form=form)
 
@@ -225,37 +255,75 @@ def profile():
             session["locale"] = form.locale.data
             flash(_("Guardamos tu perfil."), "success")
             return redirect(url_for("accounts.profile"))
+    return _profile_page(form, ChangePasswordForm())
+
+
+def _profile_page(form, password_form, status: int = 200):
     return render_template(
         "accounts/profile.html",
         form=form,
-        password_form=ChangePasswordForm(),
+        password_form=password_form,
         resend_form=ConfirmForm(),
+        sessions_form=ConfirmForm(),
+        sessions=credentials.active_sessions(current_user),
+        this_session=current_user.current_session,
         sector_labels=SECTOR_LABELS,
-    )
+    ), status
 
 
 @bp.post("/profile/password")
 @login_required
 @limit_auth
 def change_password():
-    """Change the password (signs out other sessions)."""
+    """Change the password: every session and token ends; this browser gets a fresh session."""
     form = ChangePasswordForm()
     if form.validate_on_submit():
+        user = current_user._get_current_object()
+        remember = bool(user.current_session and user.current_session.remember)
         try:
-            services.change_password(current_user, form.current_password.data, form.new_password.data)
+            services.change_password(user, form.current_password.data, form.new_password.data)
         except DomainError as exc:
             show_domain_error(form, exc)
         else:
-            login_user(current_user._get_current_object())
-            flash(_("Tu contraseña cambió."), "success")
+            # Every session ended, this one too (its cookie may have been copied): a fresh one.
+            _sign_in(user, remember=remember)
+            flash(
+                _(
+                    "Tu contraseña cambió. Cerramos tus sesiones en los demás dispositivos y revocamos "
+                    "tus tokens de la API y tu enlace privado de calendario; puedes crear nuevos."
+                ),
+                "success",
+            )
             return redirect(url_for("accounts.profile"))
-    return render_template(
-        "accounts/profile.html",
-        form=ProfileForm(obj=current_user),
-        password_form=form,
-        resend_form=ConfirmForm(),
-        sector_labels=SECTOR_LABELS,
-    ), 422
+    return _profile_page(ProfileForm(obj=current_user), form, 422)
+
+
+@bp.post("/profile/sessions/others/end")
+@login_required
+def end_other_sessions():
+    """Sign out every other browser signed in to my account."""
+    if ConfirmForm().validate_on_submit():
+        ended = credentials.end_other_sessions(current_user, keep=current_user.current_session)
+        flash(_("Cerramos %(n)s sesiones en otros dispositivos.", n=ended), "success")
+    return redirect(url_for("accounts.profile", _anchor="sessions-title"))
+
+
+@bp.post("/profile/sessions/<id:session_id>/end")
+@login_required
+def end_session(session_id: int):
+    """Sign out one of my browsers (this one too, if chosen)."""
+    if not ConfirmForm().validate_on_submit():
+        return redirect(url_for("accounts.profile"))
+    try:
+        record = credentials.end_session_of(current_user, session_id)
+    except DomainError:
+        abort(404)
+    if current_user.current_session is not None and record.id == current_user.current_session.id:
+        _sign_out()
+        flash(_("Cerraste tu sesión."), "info")
+        return redirect(url_for("core.home"))
+    flash(_("Cerramos la sesión de %(device)s.", device=record.device or _("un dispositivo")), "success")
+    return redirect(url_for("accounts.profile", _anchor="sessions-title"))
 
 
 @bp.post("/profile/verify")
@@ -294,8 +362,7 @@ def delete_account():
         except DomainError as exc:
             show_domain_error(form, exc)
         else:
-            logout_user()
-            session.clear()
+            _sign_out()
             flash(_("Eliminamos tu cuenta y tus datos personales."), "success")
             return redirect(url_for("core.home"))
     return render_template("accounts/delete.html", form=form)
@@ -307,26 +374,31 @@ def tokens():
     """List, create and revoke personal API tokens."""
     form = TokenForm()
     new_token = None
+    status = 200
     if form.validate_on_submit():
-        _, new_token = services.issue_api_token(current_user, form.name.data)
-        form = TokenForm(formdata=None)
+        try:
+            _, new_token = services.issue_api_token(current_user, form.name.data)
+        except DomainError as exc:
+            flash(str(exc.message), "error")
+            status = exc.status
+        else:
+            form = TokenForm(formdata=None)
     return render_template(
         "accounts/tokens.html",
         form=form,
         tokens=services.active_tokens(current_user),
         new_token=new_token,
         revoke_form=ConfirmForm(),
-    )
+    ), status
 
 
 @bp.post("/profile/tokens/<id:token_id>/revoke")
 @login_required
 def revoke_token(token_id: int):
-    """Revoke one of my tokens."""
+    """Revoke one of my tokens (someone else's answers exactly like one that does not exist)."""
     token = db.session.get(ApiToken, token_id)
-    if token is None:
+    if token is None or not can(current_user, "token.revoke", token):
         abort(404)
-    require(current_user, "token.revoke", token)
     if ConfirmForm().validate_on_submit():
         services.revoke_api_token(current_user, token)
         flash(_("Revocaste el token «%(name)s».", name=token.name), "success")

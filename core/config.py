@@ -97,7 +97,11 @@ def load_config(instance_path: str) -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": production,
+        # Web sessions (accounts.credentials): ended after 14 days without a visit, a
+        # remember-me session after 30 days, and none lives longer than 30 days.
         "PERMANENT_SESSION_LIFETIME": timedelta(days=14),
+        "REMEMBER_COOKIE_DURATION": timedelta(days=30),
+        "SESSION_MAX_LIFETIME": timedelta(days=30),
         "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
         "WTF_CSRF_TIME_LIMIT": None,
         "PREFERRED_URL_SCHEME": "https" if production else "http",
@@ -178,6 +182,10 @@ def load_config(instance_path: str) -> dict:
                 },
                 "purge-old-notifications": {
                     "task": "notifications.purge",
+                    "schedule": 3600.0,
+                },
+                "purge-ended-sessions": {
+                    "task": "accounts.purge_sessions",
                     "schedule": 3600.0,
                 },
             },

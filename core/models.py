@@ -16,7 +16,7 @@ from core.timeutil import UTCDateTime, utcnow
 
 
 def new_auth_id() -> str:
-    """A fresh session identifier; changing it signs the person out everywhere."""
+    """A random value for the legacy `auth_id` column (see User)."""
     return secrets.token_urlsafe(24)
 
 
@@ -35,6 +35,9 @@ class User(UserMixin, db.Model):
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     privacy_version: Mapped[str | None] = mapped_column(String(32))
     privacy_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Was the login identifier before web sessions had records of their own (user_session);
+    # nothing reads it now. Kept because SQLite cannot drop a UNIQUE column without
+    # rebuilding the user table, which would cascade-delete every row that refers to it.
     auth_id: Mapped[str] = mapped_column(String(64), unique=True, default=new_auth_id)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -42,9 +45,16 @@ class User(UserMixin, db.Model):
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
-    def get_id(self) -> str:
-        """Flask-Login identifier: the rotating auth id, not the primary key."""
-        return self.auth_id
+    # Set (not stored) when a web session is started or loaded: the key of its session
+    # record (accounts.credentials) and the record itself.
+    session_key = None
+    current_session = None
+
+    def get_session_key(self) -> str:
+        """Flask-Login identifier (its `id_attribute`): the session record's key, never the user id."""
+        if not self.session_key:
+            raise RuntimeError("start a session record before logging a person in")
+        return self.session_key
 
     @property
     def is_active(self) -> bool:

@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from accounts import credentials as accounts_credentials
 from accounts import services as accounts_services
 from core import audit
 from core.exceptions import DomainError
@@ -143,15 +144,17 @@ def export_feed_tokens(user: User) -> list[dict[str, Any]]:
     ]
 
 
-def revoke_all_feed_tokens(user: User) -> None:
-    """On account deletion: no calendar link keeps working."""
-    db.session.execute(
+def revoke_all_feed_tokens(user: User) -> int:
+    """On account deletion and password change or reset: no calendar link keeps working
+    (inside the caller's transaction); returns how many were revoked."""
+    return db.session.execute(
         update(CalendarFeedToken)
         .where(CalendarFeedToken.user_id == user.id, CalendarFeedToken.revoked_at.is_(None))
         .values(revoked_at=utcnow())
-    )
+    ).rowcount
 
 
 accounts_services.PERSONAL_DATA_SECTIONS["calendar_feeds"] = export_feed_tokens
 if revoke_all_feed_tokens not in accounts_services.ERASERS:
     accounts_services.ERASERS.append(revoke_all_feed_tokens)
+accounts_credentials.CREDENTIAL_REVOKERS["calendar_links"] = revoke_all_feed_tokens

@@ -18,6 +18,7 @@ from typing import Any
 
 import redis
 from flask import current_app
+from markupsafe import escape
 from sqlalchemy import bindparam, delete, event, inspect, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -312,6 +313,7 @@ _SEND_COLUMNS = [
         "created_at",
         "attempts",
         "attachments",
+        "secret_values",
     )
 ]
 
@@ -382,6 +384,17 @@ def _deliver_claimed(connection, row: Any, session: SmtpSession | FileSession) -
             row.id, row.to_email, row.attempts, DeliveryError(f"{type(exc).__name__}: {exc}", permanent=False)
         )
     connection.execute(_MARK_SENT, {"row_id": row.id, "sent_at": utcnow()})
+    if row.secret_values:
+        # Sent: the link tokens are no longer needed here, and must not stay readable.
+        connection.execute(
+            update(_TABLE)
+            .where(_TABLE.c.id == row.id)
+            .values(
+                body_text=mask_secrets(row.body_text, row.secret_values),
+                body_html=mask_secrets(row.body_html, row.secret_values),
+                secret_values=None,
+            )
+        )
     if row.health_id is not None:
         # A delivery that works clears earlier bounces (unless already undeliverable).
         health = MailboxHealth.__table__
@@ -447,6 +460,21 @@ def record_bounce(email: str, error: str) -> None:
         )
         .values(undeliverable_since=now)
     )
+
+
+# --- secrets --------------------------------------------------------------------
+
+SECRET_MASK = "••••••"
+
+
+def mask_secrets(value: str, secrets: Iterable[str]) -> str:
+    """`value` with every occurrence of each secret (and its HTML-escaped form) masked."""
+    for secret in sorted({str(s) for s in secrets if s and len(str(s)) >= 8}, key=len, reverse=True):
+        value = value.replace(secret, SECRET_MASK)
+        escaped = str(escape(secret))
+        if escaped != secret:
+            value = value.replace(escaped, SECRET_MASK)
+    return value
 
 
 # --- the sweeper ---------------------------------------------------------------

@@ -63,6 +63,9 @@ class Notification(db.Model):
     # optional "content_id" (inline, referenced from the HTML as cid:) and "method"
     # (iTIP, for text/calendar)}]. Added by the events migration (4b8d0f2c3e51).
     attachments: Mapped[list[dict] | None] = mapped_column(JSON)
+    # Secret values inside the bodies (link tokens): masked on admin pages, and removed
+    # from the bodies, with this list, when the message is sent (`delivery.mask_secrets`).
+    secret_values: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
     # RFC 8058 one-click target; empty for transactional mail.
     unsubscribe_url: Mapped[str] = mapped_column(String(1000), default="")
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)

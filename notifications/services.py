@@ -118,6 +118,7 @@ def notify(
     summary: Any = None,
     in_app: bool | None = None,
     attachments: list[dict[str, str]] | None = None,
+    secrets: list[str] | None = None,
 ) -> Notification | None:
     """Tell a person something, inside the caller's transaction (mail goes after commit).
 
@@ -134,6 +135,9 @@ def notify(
     message elsewhere. A second call with the same `dedupe_key` changes nothing.
     `attachments` (emails only): `[{"filename", "content_type", "data" (base64),
     optional "content_id" (inline, shown by the HTML as `cid:`) and "method" (iTIP)}]`.
+    `secrets` (transactional emails only): values in the message that open something
+    (the token of a reset, verification or invitation link). Admin pages never show them,
+    and they are removed from the stored message once it is sent.
     """
     row, _outcome = _route(
         to=to,
@@ -149,6 +153,7 @@ def notify(
         summary=summary,
         in_app=in_app,
         attachments=attachments,
+        secrets=secrets,
     )
     return row
 
@@ -168,10 +173,13 @@ def _route(
     summary: Any,
     in_app: bool | None,
     attachments: list[dict[str, str]] | None = None,
+    secrets: list[str] | None = None,
 ) -> tuple[Notification | None, str]:
     existing = _existing(Notification, dedupe_key)
     if existing is not None:
         return existing, "email"
+    if secrets and category is not None:
+        raise ValueError("only transactional email may carry secrets (never digests or the centre)")
     if category is None:
         row = _add_email(
             to=to,
@@ -183,6 +191,7 @@ def _route(
             locale=locale,
             timezone=timezone,
             attachments=attachments,
+            secrets=secrets,
         )
         if in_app and isinstance(to, User):
             _add_in_app(to, kind, None, subject, summary, link, f"inapp:{dedupe_key}")
@@ -356,6 +365,7 @@ def _add_email(
     category: str | None = None,
     unsubscribe_categories: list[str] | None = None,
     attachments: list[dict[str, str]] | None = None,
+    secrets: list[str] | None = None,
 ) -> Notification:
     if isinstance(to, User):
         user, email, name = to, to.email, to.name
@@ -382,6 +392,8 @@ def _add_email(
         unsubscribe_url=unsubscribe_url,
     )
     now = utcnow()
+    # Kept (like the bodies holding them) only until the message is sent.
+    extra = {"secret_values": [str(value) for value in secrets if value]} if secrets else {}
     row = _new_row(
         Notification,
         user_id=user.id if user is not None else None,
@@ -400,6 +412,7 @@ def _add_email(
         created_at=now,
         enqueued_at=now,
         message_id="",
+        **extra,
     )
     row.message_id = make_message_id(row)
     if not _added(row):
@@ -1432,6 +1445,15 @@ def outbox_message(notification_id: int) -> Notification:
     return row
 
 
+def masked_for_admins(row: Notification, value: str) -> str:
+    """`value` (a body, an address) with the message's secrets and its unsubscribe token
+    masked: what an admin may see of a message."""
+    hidden = list(row.secret_values or [])
+    if row.unsubscribe_url:
+        hidden.append(row.unsubscribe_url.rstrip("/").rpartition("/")[2])
+    return delivery.mask_secrets(value, hidden)
+
+
 def retry_notification(actor: User | None, notification_id: int) -> Notification:
     """Put a failed or withheld message back in the queue with fresh attempts."""
     row = outbox_message(notification_id)
@@ -1594,6 +1616,7 @@ def erase_recipient(user_id: int, email: str, anonymous_email: str) -> None:
             subject="",
             unsubscribe_url="",
             attachments=None,
+            secret_values=None,
         )
     )
     db.session.execute(

@@ -205,15 +205,18 @@ def outbox():
 @bp.get("/admin/outbox/<id:notification_id>")
 @login_required
 def outbox_message(notification_id: int):
-    """One outbox message: headers, last error and both bodies."""
+    """One outbox message: headers, last error and its text, secrets masked."""
     require(current_user, "notifications.outbox.manage")
     try:
         row = services.outbox_message(notification_id)
     except DomainError:
         abort(404)
+    # Link tokens (reset, verification, invitation, unsubscribe) are never shown to admins.
     return render_template(
         "notifications/admin/message.html",
         row=row,
+        body_text=services.masked_for_admins(row, row.body_text),
+        unsubscribe_url=services.masked_for_admins(row, row.unsubscribe_url),
         status_labels=services.STATUS_LABELS,
         form=EmptyForm(),
     )

@@ -140,3 +140,29 @@ def attachments_of(message) -> dict[str, object]:
 def mails_to(directory: Path, email: str) -> list:
     """The parsed .eml files addressed to `email`."""
     return [m for m in read_mails(directory) if m["To"].addresses[0].addr_spec == email]
+
+
+def run_queued_tasks(queue: str = "default") -> list[str]:
+    """Run, in this process and in order, the Celery tasks published to a Redis queue, as a
+    worker would (decoding the same JSON messages); returns their names. Needs an app context."""
+    import base64
+    import json
+
+    import redis
+    from flask import current_app
+
+    from tests.conftest import REDIS_URL
+
+    broker = redis.Redis.from_url(REDIS_URL)
+    celery = current_app.extensions["celery"]
+    # A task runs in its own app context and session: end the caller's transaction first
+    # (on SQLite it holds the write lock the task needs).
+    db.session.commit()
+    ran = []
+    while (raw := broker.rpop(queue)) is not None:
+        message = json.loads(raw)
+        args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+        name = message["headers"]["task"]
+        celery.tasks[name].apply(args=args, kwargs=kwargs).get()
+        ran.append(name)
+    return ran

@@ -9,7 +9,15 @@ from sqlalchemy import func, select
 from core.extensions import db
 from core.models import AuditEntry, Membership, User
 from notifications.models import Notification
-from tests.factories import PASSWORD, deliver_outbox, login, make_institution, make_liaison, make_user
+from tests.factories import (
+    PASSWORD,
+    deliver_outbox,
+    login,
+    make_institution,
+    make_liaison,
+    make_user,
+    run_queued_tasks,
+)
 
 
 def test_profile_edit_changes_language_and_time_zone(app, client):
@@ -83,6 +91,8 @@ def test_delete_account_erases_personal_data_and_keeps_counts(app, client):
         make_liaison(institution, "luis@example.org", role="staff")
     login(client, "luis@example.org")
     client.post("/password/forgot", data={"email": "luis@example.org"})
+    with app.app_context():
+        run_queued_tasks()  # the reset email: its copy in the outbox must be erased too
     wrong = client.post("/profile/delete", data={"password": "no-es-la-buena", "confirm": "y"})
     assert wrong.status_code == 200 and "no es correcta" in wrong.get_data(as_text=True)
 
@@ -129,4 +139,17 @@ def test_someone_elses_token_cannot_be_revoked(app, client):
         token_id = token.id
         make_user("luis@example.org")
     login(client, "luis@example.org")
-    assert client.post(f"/profile/tokens/{token_id}/revoke").status_code == 403
+    client.get("/profile")  # shows (and so clears) the welcome message
+    # Exactly like a token that does not exist: the answer does not reveal that it does.
+    theirs = client.post(f"/profile/tokens/{token_id}/revoke")
+    missing = client.post("/profile/tokens/999999/revoke")
+    assert theirs.status_code == missing.status_code == 404
+    # The same page but for the address itself (the language switch returns to it).
+    path = f"/profile/tokens/{token_id}/revoke"
+    assert theirs.get_data(as_text=True).replace(path, "P") == missing.get_data(as_text=True).replace(
+        "/profile/tokens/999999/revoke", "P"
+    )
+    with app.app_context():
+        from core.models import ApiToken
+
+        assert db.session.get(ApiToken, token_id).revoked_at is None
