@@ -127,6 +127,7 @@ class Tokens(MethodView):
 
     @blp.arguments(TokenRequestSchema)
     @blp.response(201, NewTokenSchema)
+    @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     def post(self, payload):
         """Exchange email and password for a bearer token."""
         user = services.authenticate(payload["email"], payload["password"])

@@ -7,9 +7,11 @@ from http import HTTPStatus
 from typing import Any
 
 import marshmallow as ma
+from apispec import BasePlugin
 from flask import current_app, g, jsonify, request
 from flask_smorest import Api
 from flask_smorest import Blueprint as SmorestBlueprint
+from flask_smorest.pagination import PaginationMetadataSchema
 from sqlalchemy import select
 from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser, is_json_request
@@ -51,6 +53,36 @@ class ErrorSchema(ma.Schema):
     error = ma.fields.Nested(ErrorBodySchema, required=True)
 
 
+class ErrorResponsesPlugin(BasePlugin):
+    """Document, on every operation, the errors the API really answers (all with the error
+    schema): what `guard_api_request`, the token check and the services can refuse."""
+
+    def operation_helper(self, path=None, operations=None, **kwargs) -> None:
+        for method, operation in (operations or {}).items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            statuses = ["400", "401"]  # NUL in the query or a body; a bad token on any call
+            if operation.get("security"):
+                statuses.append("403")
+            if path and "{" in path:
+                statuses.append("404")
+            if "requestBody" in operation:
+                statuses.extend(["413", "415", "422"])
+            if method != "get":
+                statuses.append("409")
+            responses = operation.setdefault("responses", {})
+            for status in statuses:
+                responses.setdefault(status, HTTPStatus(int(status)).name)
+
+
+PAGINATION_HEADER = {
+    "description": "Pagination metadata, as JSON: `total`, `total_pages`, `first_page`, "
+    "`last_page`, `page`, `previous_page`, `next_page`.",
+    "required": True,
+    "content": {"application/json": {"schema": PaginationMetadataSchema}},
+}
+
+
 class PromueveApi(Api):
     """flask-smorest Api whose errors are rendered by `core.errors` (one format)."""
 
@@ -60,9 +92,14 @@ class PromueveApi(Api):
         # core.errors owns the app-wide handlers, JSON under /api, HTML elsewhere.
         pass
 
+    def _register_pagination_header(self):
+        # The header carries JSON text: OpenAPI says so with `content`, not `schema`.
+        self.spec.components.header("PAGINATION", PAGINATION_HEADER, lazy=True)
+
 
 api = PromueveApi(
     spec_kwargs={
+        "extra_plugins": [ErrorResponsesPlugin()],
         "info": {
             "description": "API JSON de Promueve / Promueve JSON API. "
             "Authenticate with `POST /api/v1/tokens`, then send `Authorization: Bearer TOKEN`."
