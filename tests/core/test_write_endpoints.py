@@ -123,3 +123,60 @@ def test_an_optional_body_may_be_left_out_but_not_sent_as_text(app, client):
     path = f"{API}/events/{event_id}/registration"
     _error(client.post(path, data="answers", content_type="text/plain", headers=headers), 415)
     assert client.post(path, headers=headers).status_code == 201
+
+
+def test_the_openapi_document_describes_the_errors_and_the_pagination_header(app, client):
+    from openapi_spec_validator import validate
+
+    spec = client.get(f"{API}/openapi.json").json
+    validate(spec)
+    responses = spec["components"]["responses"]
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            documented = operation["responses"]
+            expected = {"400", "401"}
+            if operation.get("security"):
+                expected.add("403")
+            if "{" in path:
+                expected.add("404")
+            if "requestBody" in operation:
+                expected |= {"413", "415", "422"}
+            if method != "get":
+                expected.add("409")
+            assert expected <= set(documented), (method, path, expected - set(documented))
+            for status in expected:
+                name = documented[status]["$ref"].rsplit("/", 1)[-1]
+                schema = responses[name]["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/Error"}, (method, path, status)
+            paginated = any(p.get("name") == "page_size" for p in operation.get("parameters", []))
+            if paginated:
+                header = documented["200"]["headers"]["X-Pagination"]
+                assert header == {"$ref": "#/components/headers/PAGINATION"}
+    pagination = spec["components"]["headers"]["PAGINATION"]
+    assert pagination["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/PaginationMetadata"
+    }
+
+
+def test_list_endpoints_answer_the_documented_pagination_header(app, client):
+    import json
+
+    with app.app_context():
+        inegi = make_institution("inegi")
+        for _ in range(3):
+            make_event(inegi)
+    answer = client.get(f"{API}/events?page=2&page_size=2")
+    assert answer.status_code == 200 and len(answer.json) == 1
+    metadata = json.loads(answer.headers["X-Pagination"])
+    assert metadata == {
+        "total": 3,
+        "total_pages": 2,
+        "first_page": 1,
+        "last_page": 2,
+        "page": 2,
+        "previous_page": 1,
+    }
+    stories = client.get(f"{API}/stories")
+    assert json.loads(stories.headers["X-Pagination"]) == {"total": 0, "total_pages": 0}
