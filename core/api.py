@@ -124,8 +124,8 @@ class ArgumentsParser(FlaskParser):
     """webargs' Flask parser reading the body through `json_body()` (one guarded parser)."""
 
     def _raw_load_json(self, req) -> Any:
-        if not is_json_request(req):
-            return webargs_core.missing
+        if not is_json_request(req) or not req.get_data(cache=True):
+            return webargs_core.missing  # no body: an optional one was left out
         return json_body()
 
 

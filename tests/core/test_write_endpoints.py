@@ -122,7 +122,8 @@ def test_an_optional_body_may_be_left_out_but_not_sent_as_text(app, client):
     headers = _headers(client, "ana@example.org")
     path = f"{API}/events/{event_id}/registration"
     _error(client.post(path, data="answers", content_type="text/plain", headers=headers), 415)
-    assert client.post(path, headers=headers).status_code == 201
+    assert client.post(path, data="", content_type="application/json", headers=headers).status_code == 201
+    assert client.post(path, headers=headers).status_code == 409  # already registered, body or not
 
 
 def test_the_openapi_document_describes_the_errors_and_the_pagination_header(app, client):
