@@ -43,6 +43,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         static_folder=str(ROOT / "core" / "static"),
         template_folder=str(ROOT / "core" / "templates"),
     )
+    from core.json_input import GuardedJSONProvider
+
+    # Every JSON body is parsed with bounded depth and number size (no 500 on hostile input).
+    app.json = GuardedJSONProvider(app)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.from_mapping(load_config(app.instance_path))
     if config:

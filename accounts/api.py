@@ -15,6 +15,7 @@ from core.exceptions import DomainError
 from core.extensions import db
 from core.models import ApiToken, Institution
 from core.permissions import can
+from core.validation import SingleLineText
 
 blp = ApiBlueprint(
     "accounts_api",
@@ -25,9 +26,9 @@ SECURED = [{"bearerAuth": []}]
 
 
 class TokenRequestSchema(ma.Schema):
-    email = ma.fields.Email(required=True, validate=ma.validate.Length(max=254))
+    email = ma.fields.Email(required=True, validate=[SingleLineText(), ma.validate.Length(max=254)])
     password = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(max=256))
-    name = ma.fields.String(load_default="API", validate=ma.validate.Length(max=100))
+    name = ma.fields.String(load_default="API", validate=[SingleLineText(), ma.validate.Length(max=100)])
 
 
 class NewTokenSchema(ma.Schema):
@@ -66,16 +67,20 @@ class InstitutionSchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True)
     slug = ma.fields.String(
         required=True,
-        validate=[ma.validate.Length(min=2, max=64), ma.validate.Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")],
+        validate=[
+            SingleLineText(),
+            ma.validate.Length(min=2, max=64),
+            ma.validate.Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$"),
+        ],
     )
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
-    acronym = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=32))
+    name = ma.fields.String(required=True, validate=[SingleLineText(), ma.validate.Length(min=1, max=200)])
+    acronym = ma.fields.String(allow_none=True, validate=[SingleLineText(), ma.validate.Length(max=32)])
     government_order = ma.fields.String(
         load_default="federal", validate=ma.validate.OneOf([o.value for o in GovernmentOrder])
     )
-    timezone = ma.fields.String(load_default=None)
-    website = ma.fields.Url(allow_none=True, validate=ma.validate.Length(max=500))
-    catalogue_url = ma.fields.Url(allow_none=True, validate=ma.validate.Length(max=500))
+    timezone = ma.fields.String(load_default=None, validate=SingleLineText())
+    website = ma.fields.Url(allow_none=True, validate=[SingleLineText(), ma.validate.Length(max=500)])
+    catalogue_url = ma.fields.Url(allow_none=True, validate=[SingleLineText(), ma.validate.Length(max=500)])
     description = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=5000))
 
 
@@ -88,7 +93,7 @@ class MemberSchema(ma.Schema):
 
 
 class InvitationRequestSchema(ma.Schema):
-    email = ma.fields.Email(required=True, validate=ma.validate.Length(max=254))
+    email = ma.fields.Email(required=True, validate=[SingleLineText(), ma.validate.Length(max=254)])
     role = ma.fields.String(required=True, validate=ma.validate.OneOf([r.value for r in InstitutionRole]))
 
 
@@ -123,8 +128,9 @@ class Tokens(MethodView):
     @blp.arguments(TokenRequestSchema)
     @blp.response(201, NewTokenSchema)
     @blp.alt_response(
-        403, schema=None, description="`email_not_verified`: the account has not confirmed its address."
+        403, response="FORBIDDEN", description="`email_not_verified`: the address is not confirmed yet."
     )
+    @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     def post(self, payload):
         """Exchange email and password for a bearer token."""
         user = services.authenticate(payload["email"], payload["password"])

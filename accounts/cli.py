@@ -12,6 +12,7 @@ from accounts import services
 from core.exceptions import DomainError
 from core.extensions import db
 from core.models import Institution
+from core.validation import has_control_characters
 
 users_cli = AppGroup("users", help="Manage accounts.")
 institutions_cli = AppGroup("institutions", help="Manage institutions.")
@@ -75,6 +76,9 @@ def create_institution_command(slug, name, acronym, government_order, timezone, 
     """Register an institution."""
     from flask import current_app
 
+    for option, value in (("--name", name), ("--acronym", acronym), ("--website", website)):
+        if has_control_characters(value):
+            raise click.BadParameter("must be one line, without line breaks or tabs", param_hint=option)
     try:
         institution = services.create_institution(
             None,

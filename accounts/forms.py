@@ -18,6 +18,7 @@ from core.choices import (
 )
 from core.security import password_problem
 from core.timeutil import is_valid_timezone, mexican_timezones
+from core.validation import SingleLine
 
 REQUIRED = _l("Este campo es obligatorio.")
 EMAIL_INVALID = _l("Escribe un correo electrónico válido.")
@@ -69,7 +70,9 @@ def _timezone_valid(form, field):
 
 
 class SignUpForm(FlaskForm):
-    name = StringField(_l("Nombre completo"), validators=[DataRequired(REQUIRED), Length(max=200)])
+    name = StringField(
+        _l("Nombre completo"), validators=[DataRequired(REQUIRED), SingleLine(), Length(max=200)]
+    )
     email = EmailField(
         _l("Correo electrónico"), validators=[DataRequired(REQUIRED), Email(EMAIL_INVALID), Length(max=254)]
     )
@@ -111,7 +114,9 @@ class ResetPasswordForm(FlaskForm):
 
 
 class ProfileForm(FlaskForm):
-    name = StringField(_l("Nombre completo"), validators=[DataRequired(REQUIRED), Length(max=200)])
+    name = StringField(
+        _l("Nombre completo"), validators=[DataRequired(REQUIRED), SingleLine(), Length(max=200)]
+    )
     sector = SelectField(
         _l("Sector"), choices=_sector_choices, validators=[DataRequired(_l("Elige tu sector."))]
     )
@@ -140,18 +145,19 @@ class DeleteAccountForm(FlaskForm):
 class TokenForm(FlaskForm):
     name = StringField(
         _l("Nombre del token"),
-        validators=[DataRequired(REQUIRED), Length(max=100)],
+        validators=[DataRequired(REQUIRED), SingleLine(), Length(max=100)],
         description=_l("Para reconocerlo después, p. ej. «script de reportes»."),
     )
 
 
 class InstitutionForm(FlaskForm):
-    name = StringField(_l("Nombre"), validators=[DataRequired(REQUIRED), Length(max=200)])
-    acronym = StringField(_l("Siglas"), validators=[Optional(), Length(max=32)])
+    name = StringField(_l("Nombre"), validators=[DataRequired(REQUIRED), SingleLine(), Length(max=200)])
+    acronym = StringField(_l("Siglas"), validators=[Optional(), SingleLine(), Length(max=32)])
     slug = StringField(
         _l("Identificador en la dirección web"),
         validators=[
             DataRequired(REQUIRED),
+            SingleLine(),
             Length(min=2, max=64),
             Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", message=_l("Usa solo minúsculas, números y guiones.")),
         ],
@@ -168,6 +174,7 @@ class InstitutionForm(FlaskForm):
         _l("Sitio web"),
         validators=[
             Optional(),
+            SingleLine(),
             URL(message=_l("Escribe una dirección web completa, con https://.")),
             Length(max=500),
         ],
@@ -176,6 +183,7 @@ class InstitutionForm(FlaskForm):
         _l("Catálogo de datos abiertos"),
         validators=[
             Optional(),
+            SingleLine(),
             URL(message=_l("Escribe una dirección web completa, con https://.")),
             Length(max=500),
         ],

@@ -7,12 +7,17 @@ from http import HTTPStatus
 from typing import Any
 
 import marshmallow as ma
-from flask import g, jsonify, request
+from apispec import BasePlugin
+from flask import current_app, g, jsonify, request
 from flask_smorest import Api
 from flask_smorest import Blueprint as SmorestBlueprint
+from flask_smorest.pagination import PaginationMetadataSchema
 from sqlalchemy import select
-from werkzeug.exceptions import HTTPException, Unauthorized
+from webargs import core as webargs_core
+from webargs.flaskparser import FlaskParser, is_json_request
+from werkzeug.exceptions import BadRequest, HTTPException, Unauthorized
 
+from core import json_input
 from core.extensions import csrf, db
 from core.models import ApiToken, User
 from core.security import token_digest
@@ -48,6 +53,36 @@ class ErrorSchema(ma.Schema):
     error = ma.fields.Nested(ErrorBodySchema, required=True)
 
 
+class ErrorResponsesPlugin(BasePlugin):
+    """Document, on every operation, the errors the API really answers (all with the error
+    schema): what `guard_api_request`, the token check and the services can refuse."""
+
+    def operation_helper(self, path=None, operations=None, **kwargs) -> None:
+        for method, operation in (operations or {}).items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            statuses = ["400", "401"]  # NUL in the query or a body; a bad token on any call
+            if operation.get("security"):
+                statuses.append("403")
+            if path and "{" in path:
+                statuses.append("404")
+            if "requestBody" in operation:
+                statuses.extend(["413", "415", "422"])
+            if method != "get":
+                statuses.append("409")
+            responses = operation.setdefault("responses", {})
+            for status in statuses:
+                responses.setdefault(status, HTTPStatus(int(status)).name)
+
+
+PAGINATION_HEADER = {
+    "description": "Pagination metadata, as JSON: `total`, `total_pages`, `first_page`, "
+    "`last_page`, `page`, `previous_page`, `next_page`.",
+    "required": True,
+    "content": {"application/json": {"schema": PaginationMetadataSchema}},
+}
+
+
 class PromueveApi(Api):
     """flask-smorest Api whose errors are rendered by `core.errors` (one format)."""
 
@@ -57,9 +92,14 @@ class PromueveApi(Api):
         # core.errors owns the app-wide handlers, JSON under /api, HTML elsewhere.
         pass
 
+    def _register_pagination_header(self):
+        # The header carries JSON text: OpenAPI says so with `content`, not `schema`.
+        self.spec.components.header("PAGINATION", PAGINATION_HEADER, lazy=True)
+
 
 api = PromueveApi(
     spec_kwargs={
+        "extra_plugins": [ErrorResponsesPlugin()],
         "info": {
             "description": "API JSON de Promueve / Promueve JSON API. "
             "Authenticate with `POST /api/v1/tokens`, then send `Authorization: Bearer TOKEN`."
@@ -69,12 +109,50 @@ api = PromueveApi(
 )
 
 
+def json_body() -> Any:
+    """The request's JSON body, parsed once by `core.json_input` (400 when refused)."""
+    if "api_json" not in g:
+        try:
+            g.api_json = json_input.loads(request.get_data(cache=True))
+        except ValueError as exc:
+            detail = str(exc) if isinstance(exc, json_input.JSONInputError) else "It does not parse."
+            raise BadRequest(f"The request body is not valid JSON. {detail}") from exc
+    return g.api_json
+
+
+class ArgumentsParser(FlaskParser):
+    """webargs' Flask parser reading the body through `json_body()` (one guarded parser)."""
+
+    def _raw_load_json(self, req) -> Any:
+        if not is_json_request(req) or not req.get_data(cache=True):
+            return webargs_core.missing  # no body: an optional one was left out
+        return json_body()
+
+
 class ApiBlueprint(SmorestBlueprint):
-    """A smorest blueprint mounted under /api/v1 and exempt from CSRF (token auth)."""
+    """A smorest blueprint mounted under /api/v1 and exempt from CSRF (token auth).
+
+    A handler declared with `arguments(...)` in the JSON body is marked, so that
+    `guard_api_request` refuses a missing or non-JSON body before the handler runs.
+    """
+
+    ARGUMENTS_PARSER = ArgumentsParser()
 
     def __init__(self, name: str, import_name: str, url_prefix: str = "", **kwargs: Any):
         super().__init__(name, import_name, url_prefix=API_PREFIX + url_prefix, **kwargs)
         csrf.exempt(self)
+
+    def arguments(self, schema, *, location: str = "json", required: bool = True, **kwargs: Any):
+        decorator = super().arguments(schema, location=location, required=required, **kwargs)
+        if location != "json":
+            return decorator
+
+        def mark_body(func):
+            wrapper = decorator(func)
+            wrapper._promueve_json_body = required
+            return wrapper
+
+        return mark_body
 
 
 def is_api_request() -> bool:
@@ -110,7 +188,12 @@ def json_error_response(exc: HTTPException):
         fields = messages
     fields = data.get("fields", fields)
     message = data.get("message") or exc.description or HTTPStatus(status).phrase
-    if status == 400 and request.is_json and request.get_json(silent=True) is None:
+    if (
+        status == 400
+        and "JSON" not in str(message)
+        and request.is_json
+        and request.get_json(silent=True) is None
+    ):
         message = "The request body is not valid JSON."
     if status == 422 and not data.get("message"):
         message = "The request has invalid fields."
@@ -175,6 +258,38 @@ def auth_required(view):
 
     wrapper._promueve_auth = True
     return wrapper
+
+
+def _api_handler():
+    """The function that will answer this request (a MethodView's method), or None."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    view_class = getattr(view, "view_class", None)
+    if view_class is None:
+        return view
+    method = "get" if request.method == "HEAD" else request.method.lower()
+    return getattr(view_class, method, None)
+
+
+def guard_api_request() -> None:
+    """Before any API handler: authenticate (401 first), then insist on the JSON body it
+    declares (400 when missing, 415 when not JSON, 400 when it does not parse)."""
+    if not is_api_request():
+        return
+    handler = _api_handler()
+    if handler is None:
+        return
+    if getattr(handler, "_promueve_auth", False) and api_user() is None:
+        raise Unauthorized("Authentication required: send 'Authorization: Bearer TOKEN'.")
+    body_required = getattr(handler, "_promueve_json_body", None)
+    if body_required is None:
+        return
+    if not request.get_data(cache=True):
+        if body_required:
+            api_abort(400, "This request needs a JSON body (Content-Type: application/json).")
+        return
+    if not request.is_json:
+        api_abort(415, "Send the body as JSON, with the header 'Content-Type: application/json'.")
+    json_body()
 
 
 BEARER_SCHEME = {"type": "http", "scheme": "bearer"}

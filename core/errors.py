@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
-from core.api import is_api_request, json_error_response
+from core.api import guard_api_request, is_api_request, json_error_response
 from core.extensions import db
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,10 @@ def add_security_headers(response):
 
 
 def refuse_nul_characters() -> None:
-    """Text never contains NUL; PostgreSQL cannot store it, so refuse it up front (400)."""
+    """Text never contains NUL; PostgreSQL cannot store it, so refuse it up front (400),
+    in the path (a `<slug>` or `<token>`), the query, the form and a JSON body."""
+    if "\x00" in request.path:
+        raise BadRequest("Text cannot contain NUL characters.")
     values = list(request.args.values())
     if request.is_json:
         body = request.get_data(cache=True)
@@ -101,6 +104,8 @@ def refuse_nul_characters() -> None:
 
 def init_errors(app: Flask) -> None:
     """Register the error handlers, the input guard and the security headers."""
+    # Authentication comes first: a caller without a token learns nothing about validation.
+    app.before_request(guard_api_request)
     app.before_request(refuse_nul_characters)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)

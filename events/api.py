@@ -15,6 +15,7 @@ from core.extensions import db
 from core.models import Institution
 from core.permissions import can
 from core.timeutil import to_zone
+from core.validation import SingleLineText
 from events import services
 from events.models import (
     Commitment,
@@ -44,27 +45,30 @@ SECURED = [{"bearerAuth": []}]
 
 
 class DatasetSchema(ma.Schema):
-    title = ma.fields.String(load_default="", validate=ma.validate.Length(max=300))
-    url = ma.fields.Url(required=True, validate=ma.validate.Length(max=500), schemes={"http", "https"})
+    title = ma.fields.String(load_default="", validate=[SingleLineText(), ma.validate.Length(max=300)])
+    url = ma.fields.Url(
+        required=True, validate=[SingleLineText(), ma.validate.Length(max=500)], schemes={"http", "https"}
+    )
 
 
 class AgendaItemInSchema(ma.Schema):
     time = ma.fields.String(
-        validate=ma.validate.Length(max=40),
+        validate=[SingleLineText(), ma.validate.Length(max=40)],
         metadata={"description": "HH:MM on the event's first day (its zone) or an ISO 8601 datetime."},
     )
-    starts_at = ma.fields.String(validate=ma.validate.Length(max=40))
-    title = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=300))
-    speaker = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=200))
+    starts_at = ma.fields.String(validate=[SingleLineText(), ma.validate.Length(max=40)])
+    title = ma.fields.String(required=True, validate=[SingleLineText(), ma.validate.Length(min=1, max=300)])
+    speaker = ma.fields.String(allow_none=True, validate=[SingleLineText(), ma.validate.Length(max=200)])
 
 
 class QuestionInSchema(ma.Schema):
     kind = ma.fields.String(
         load_default="short_text", validate=ma.validate.OneOf([k.value for k in QuestionKind])
     )
-    prompt = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=300))
+    prompt = ma.fields.String(required=True, validate=[SingleLineText(), ma.validate.Length(min=1, max=300)])
     choices = ma.fields.List(
-        ma.fields.String(validate=ma.validate.Length(max=120)), validate=ma.validate.Length(max=20)
+        ma.fields.String(validate=[SingleLineText(), ma.validate.Length(max=120)]),
+        validate=ma.validate.Length(max=20),
     )
     required = ma.fields.Boolean(load_default=False)
 
@@ -80,26 +84,27 @@ def _sector_seats_field() -> ma.fields.Dict:
 class EventInSchema(ma.Schema):
     """Create/patch body (API names of the public contract)."""
 
-    institution = ma.fields.String(required=True, validate=ma.validate.Length(max=64))
+    institution = ma.fields.String(required=True, validate=[SingleLineText(), ma.validate.Length(max=64)])
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf([k.value for k in EventKind]))
-    title = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    title = ma.fields.String(required=True, validate=[SingleLineText(), ma.validate.Length(min=1, max=200)])
     summary = ma.fields.String(validate=ma.validate.Length(max=500))
     description = ma.fields.String(validate=ma.validate.Length(max=20000))
     topics = ma.fields.List(
-        ma.fields.String(validate=ma.validate.Length(max=60)), validate=ma.validate.Length(max=12)
+        ma.fields.String(validate=[SingleLineText(), ma.validate.Length(max=60)]),
+        validate=ma.validate.Length(max=12),
     )
     format = ma.fields.String(required=True, validate=ma.validate.OneOf([f.value for f in EventFormat]))
-    venue = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=200))
-    address = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=500))
+    venue = ma.fields.String(allow_none=True, validate=[SingleLineText(), ma.validate.Length(max=200)])
+    address = ma.fields.String(allow_none=True, validate=[SingleLineText(), ma.validate.Length(max=500)])
     state = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(MEXICAN_STATES))
     latitude = ma.fields.Float(allow_none=True, validate=ma.validate.Range(min=-90, max=90))
     longitude = ma.fields.Float(allow_none=True, validate=ma.validate.Range(min=-180, max=180))
     online_url = ma.fields.Url(
-        allow_none=True, validate=ma.validate.Length(max=500), schemes={"http", "https"}
+        allow_none=True, validate=[SingleLineText(), ma.validate.Length(max=500)], schemes={"http", "https"}
     )
     starts_at = ma.fields.DateTime(required=True)
     ends_at = ma.fields.DateTime(required=True)
-    timezone = ma.fields.String(validate=ma.validate.Length(max=64))
+    timezone = ma.fields.String(validate=[SingleLineText(), ma.validate.Length(max=64)])
     capacity = ma.fields.Integer(allow_none=True, validate=ma.validate.Range(min=1, max=1_000_000))
     waitlist = ma.fields.Boolean()
     registration_opens_at = ma.fields.DateTime(allow_none=True)
@@ -109,11 +114,14 @@ class EventInSchema(ma.Schema):
         validate=ma.validate.Length(max=5),
     )
     sector_seats = _sector_seats_field()
-    academic_partner = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=200))
+    academic_partner = ma.fields.String(
+        allow_none=True, validate=[SingleLineText(), ma.validate.Length(max=200)]
+    )
     agenda = ma.fields.List(ma.fields.Nested(AgendaItemInSchema), validate=ma.validate.Length(max=60))
     datasets = ma.fields.List(ma.fields.Nested(DatasetSchema), validate=ma.validate.Length(max=30))
     cohosts = ma.fields.List(
-        ma.fields.String(validate=ma.validate.Length(max=64)), validate=ma.validate.Length(max=20)
+        ma.fields.String(validate=[SingleLineText(), ma.validate.Length(max=64)]),
+        validate=ma.validate.Length(max=20),
     )
     questions = ma.fields.List(ma.fields.Nested(QuestionInSchema), validate=ma.validate.Length(max=10))
 
@@ -225,7 +233,7 @@ class CancelSchema(ma.Schema):
 class RegistrationInSchema(ma.Schema):
     answers = ma.fields.Dict(
         keys=ma.fields.String(validate=ma.validate.Length(max=20)),
-        values=ma.fields.String(validate=ma.validate.Length(max=1000)),
+        values=ma.fields.String(validate=[SingleLineText(), ma.validate.Length(max=1000)]),
         load_default=dict,
         metadata={"description": "Answers to the registration questions, by question id."},
     )
@@ -252,7 +260,7 @@ class RegistrationSchema(ma.Schema):
 
 
 class CheckInSchema(ma.Schema):
-    code = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=20))
+    code = ma.fields.String(required=True, validate=[SingleLineText(), ma.validate.Length(min=1, max=20)])
 
 
 class CheckInResultSchema(ma.Schema):
@@ -261,7 +269,7 @@ class CheckInResultSchema(ma.Schema):
 
 
 class WalkInSchema(ma.Schema):
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    name = ma.fields.String(required=True, validate=[SingleLineText(), ma.validate.Length(min=1, max=200)])
     sector = ma.fields.String(allow_none=True, validate=ma.validate.OneOf([s.value for s in Sector]))
 
 
@@ -287,8 +295,12 @@ class OutcomeInSchema(ma.Schema):
 
 class CommitmentInSchema(ma.Schema):
     text = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2000))
-    responsible_institution = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=64))
-    responsible_name = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=200))
+    responsible_institution = ma.fields.String(
+        allow_none=True, validate=[SingleLineText(), ma.validate.Length(max=64)]
+    )
+    responsible_name = ma.fields.String(
+        allow_none=True, validate=[SingleLineText(), ma.validate.Length(max=200)]
+    )
     due_on = ma.fields.Date(allow_none=True)
     status = ma.fields.String(validate=ma.validate.OneOf([s.value for s in CommitmentStatus]))
 
@@ -298,7 +310,7 @@ class CommitmentPatchSchema(CommitmentInSchema):
 
 
 class StoryInSchema(ma.Schema):
-    title = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    title = ma.fields.String(required=True, validate=[SingleLineText(), ma.validate.Length(min=1, max=200)])
     body = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=50000))
     datasets = ma.fields.List(ma.fields.Nested(DatasetSchema), validate=ma.validate.Length(max=30))
     published = ma.fields.Boolean(load_default=False)

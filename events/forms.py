@@ -24,6 +24,7 @@ from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional
 
 from core.choices import MEXICAN_STATES, SECTOR_LABELS
 from core.timeutil import mexican_timezones
+from core.validation import SingleLine
 from events.models import CommitmentStatus, EventFormat, EventKind
 
 REQUIRED = _l("Este campo es obligatorio.")
@@ -67,7 +68,7 @@ def sector_field_name(sector: str) -> str:
 class EventForm(FlaskForm):
     institution = SelectField(_l("Institución organizadora"), choices=[])
     kind = SelectField(_l("Tipo de actividad"), choices=kind_choices, default=EventKind.dialogue_table.value)
-    title = StringField(_l("Título"), validators=[DataRequired(REQUIRED), Length(max=200)])
+    title = StringField(_l("Título"), validators=[DataRequired(REQUIRED), SingleLine(), Length(max=200)])
     summary = TextAreaField(
         _l("Resumen"),
         validators=[Optional(), Length(max=500)],
@@ -82,12 +83,12 @@ class EventForm(FlaskForm):
     )
     topics = StringField(
         _l("Temas"),
-        validators=[Optional(), Length(max=800)],
+        validators=[Optional(), SingleLine(), Length(max=800)],
         description=_l("Separados por comas, p. ej. «salud, presupuesto, movilidad»."),
     )
     format = SelectField(_l("Modalidad"), choices=format_choices, default=EventFormat.in_person.value)
-    venue = StringField(_l("Sede"), validators=[Optional(), Length(max=200)])
-    address = StringField(_l("Dirección"), validators=[Optional(), Length(max=500)])
+    venue = StringField(_l("Sede"), validators=[Optional(), SingleLine(), Length(max=200)])
+    address = StringField(_l("Dirección"), validators=[Optional(), SingleLine(), Length(max=500)])
     state = SelectField(_l("Entidad federativa"), choices=_state_choices, validators=[Optional()])
     latitude = FloatField(
         _l("Latitud (opcional)"),
@@ -103,6 +104,7 @@ class EventForm(FlaskForm):
         _l("Enlace para participar en línea"),
         validators=[
             Optional(),
+            SingleLine(),
             URL(message=_l("Escribe una dirección web completa, con https://.")),
             Length(max=500),
         ],
@@ -139,31 +141,31 @@ class EventForm(FlaskForm):
     waitlist = BooleanField(_l("Lista de espera cuando se llene el cupo"), default=True)
     academic_partner = StringField(
         _l("Institución académica aliada"),
-        validators=[Optional(), Length(max=200)],
+        validators=[Optional(), SingleLine(), Length(max=200)],
         description=_l("Obligatoria en colaboraciones de datos para el desarrollo."),
     )
     cohosts = SelectMultipleField(_l("Instituciones coorganizadoras"), choices=[], validators=[Optional()])
     reminder_offsets = StringField(
         _l("Recordatorios (minutos antes del inicio)"),
-        validators=[Optional(), Length(max=100)],
+        validators=[Optional(), SingleLine(), Length(max=100)],
         default="1440, 60",
         description=_l("Separados por comas; 1440 = 24 horas, 60 = una hora."),
     )
     agenda = TextAreaField(
         _l("Agenda"),
-        validators=[Optional(), Length(max=10000)],
+        validators=[Optional(), SingleLine(one_item_per_line=True), Length(max=10000)],
         description=_l(
             "Un punto por línea: «10:00 | Bienvenida | Nombre de quien habla» (la persona es opcional)."
         ),
     )
     datasets = TextAreaField(
         _l("Conjuntos de datos"),
-        validators=[Optional(), Length(max=10000)],
+        validators=[Optional(), SingleLine(one_item_per_line=True), Length(max=10000)],
         description=_l("Uno por línea: «Título | https://datos.gob.mx/…»."),
     )
     questions = TextAreaField(
         _l("Preguntas de registro"),
-        validators=[Optional(), Length(max=5000)],
+        validators=[Optional(), SingleLine(one_item_per_line=True), Length(max=5000)],
         description=_l(
             "Una por línea. Para opción única agrega las opciones con «|»: «¿Tu nivel? | Básico | Avanzado». "
             "Empieza con * si la respuesta es obligatoria."
@@ -203,13 +205,15 @@ class CancelEventForm(FlaskForm):
 class CheckInForm(FlaskForm):
     code = StringField(
         _l("Código de registro"),
-        validators=[DataRequired(REQUIRED), Length(max=20)],
+        validators=[DataRequired(REQUIRED), SingleLine(), Length(max=20)],
         description=_l("Escríbelo o escanea el código QR con un lector que escriba en este campo."),
     )
 
 
 class WalkInForm(FlaskForm):
-    name = StringField(_l("Nombre de la persona"), validators=[DataRequired(REQUIRED), Length(max=200)])
+    name = StringField(
+        _l("Nombre de la persona"), validators=[DataRequired(REQUIRED), SingleLine(), Length(max=200)]
+    )
     sector = SelectField(
         _l("Sector (opcional)"),
         choices=lambda: options([("", _l("Sin indicar")), *SECTOR_LABELS.items()]),
@@ -232,12 +236,12 @@ class OutcomeForm(FlaskForm):
     )
     datasets_published = TextAreaField(
         _l("Conjuntos de datos publicados como resultado"),
-        validators=[Optional(), Length(max=10000)],
+        validators=[Optional(), SingleLine(one_item_per_line=True), Length(max=10000)],
         description=_l("Uno por línea: «Título | https://…»."),
     )
     datasets_requested = TextAreaField(
         _l("Conjuntos de datos solicitados"),
-        validators=[Optional(), Length(max=10000)],
+        validators=[Optional(), SingleLine(one_item_per_line=True), Length(max=10000)],
         description=_l("Uno por línea: «Título | https://…»."),
     )
 
@@ -247,7 +251,7 @@ class CommitmentForm(FlaskForm):
     responsible_institution = SelectField(_l("Institución responsable"), choices=[], validators=[Optional()])
     responsible_name = StringField(
         _l("U otra persona u organización responsable"),
-        validators=[Optional(), Length(max=200)],
+        validators=[Optional(), SingleLine(), Length(max=200)],
         description=_l("Si no es una institución registrada, p. ej. una universidad."),
     )
     due_on = DateField(_l("Fecha compromiso (opcional)"), validators=[Optional()])
@@ -259,7 +263,9 @@ class CommitmentStatusForm(FlaskForm):
 
 
 class StoryForm(FlaskForm):
-    title = StringField(_l("Título de la historia"), validators=[DataRequired(REQUIRED), Length(max=200)])
+    title = StringField(
+        _l("Título de la historia"), validators=[DataRequired(REQUIRED), SingleLine(), Length(max=200)]
+    )
     body = TextAreaField(
         _l("Historia"),
         validators=[DataRequired(REQUIRED), Length(max=50000)],
@@ -267,7 +273,7 @@ class StoryForm(FlaskForm):
     )
     datasets = TextAreaField(
         _l("Conjuntos de datos de la historia"),
-        validators=[Optional(), Length(max=10000)],
+        validators=[Optional(), SingleLine(one_item_per_line=True), Length(max=10000)],
         description=_l("Uno por línea: «Título | https://…»."),
     )
     publish = BooleanField(_l("Publicar la historia"))
@@ -292,7 +298,7 @@ def registration_form(questions) -> FlaskForm:
                 validators=validators,
             )
         else:
-            field = StringField(question.prompt, validators=[*validators, Length(max=1000)])
+            field = StringField(question.prompt, validators=[*validators, SingleLine(), Length(max=1000)])
         setattr(RegistrationForm, f"q{question.id}", field)
     return RegistrationForm()
 

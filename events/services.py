@@ -4,7 +4,6 @@ outcomes, commitments and success stories. Each public function is one unit of w
 from __future__ import annotations
 
 import base64
-import csv
 import io
 import math
 import re
@@ -27,6 +26,7 @@ from accounts import services as accounts_services
 from core import audit
 from core.choices import MEXICAN_STATES, InstitutionRole, Sector
 from core.exceptions import DomainError
+from core.exports import csv_document
 from core.extensions import db
 from core.models import Institution, Membership, User
 from core.timeutil import is_valid_timezone, to_zone, utcnow
@@ -1429,14 +1429,6 @@ def waitlist_positions(registrations: Iterable[Registration]) -> dict[int, int]:
     return positions
 
 
-def _csv_safe(value: Any) -> str:
-    text_value = "" if value is None else str(value)
-    # Spreadsheets run cells that start like a formula; make them plain text.
-    if text_value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text_value
-    return text_value
-
-
 def attendee_csv(event: Event) -> str:
     """The attendee list with registration answers, for the event's managers."""
     from core.choices import SECTOR_LABELS
@@ -1444,9 +1436,7 @@ def attendee_csv(event: Event) -> str:
     registrations = registrations_of(event)
     positions = waitlist_positions(registrations)
     questions = list(event.questions)
-    output = io.StringIO()
-    writer = csv.writer(output)
-    writer.writerow(
+    rows: list[list[Any]] = [
         [
             str(_l("Código")),
             str(_l("Nombre")),
@@ -1457,33 +1447,30 @@ def attendee_csv(event: Event) -> str:
             str(_l("Registrado")),
             str(_l("Asistencia registrada")),
             str(_l("Sin registro previo")),
-            *[_csv_safe(question.prompt) for question in questions],
+            *[question.prompt for question in questions],
         ]
-    )
+    ]
     for registration in registrations:
         email = ""
         if registration.user is not None and registration.user.deleted_at is None:
             email = registration.user.email
-        writer.writerow(
+        rows.append(
             [
-                _csv_safe(value)
-                for value in [
-                    registration.code,
-                    registration.display_name,
-                    email,
-                    SECTOR_LABELS.get(registration.sector, registration.sector or ""),
-                    REGISTRATION_STATUS_LABELS[RegistrationStatus(registration.status)],
-                    positions.get(registration.id, ""),
-                    to_zone(registration.created_at, event.timezone).strftime("%Y-%m-%d %H:%M"),
-                    to_zone(registration.checked_in_at, event.timezone).strftime("%Y-%m-%d %H:%M")
-                    if registration.checked_in_at
-                    else "",
-                    str(_l("sí")) if registration.walk_in else "",
-                    *[(registration.answers or {}).get(str(q.id), "") for q in questions],
-                ]
+                registration.code,
+                registration.display_name,
+                email,
+                SECTOR_LABELS.get(registration.sector, registration.sector or ""),
+                REGISTRATION_STATUS_LABELS[RegistrationStatus(registration.status)],
+                positions.get(registration.id, ""),
+                to_zone(registration.created_at, event.timezone).strftime("%Y-%m-%d %H:%M"),
+                to_zone(registration.checked_in_at, event.timezone).strftime("%Y-%m-%d %H:%M")
+                if registration.checked_in_at
+                else "",
+                str(_l("sí")) if registration.walk_in else "",
+                *[(registration.answers or {}).get(str(q.id), "") for q in questions],
             ]
         )
-    return output.getvalue()
+    return csv_document(rows)
 
 
 # --- outcomes, commitments, stories ---------------------------------------------------------

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from core.extensions import db
 from core.redis_client import get_redis
 from core.timeutil import utcnow
+from core.validation import one_line
 from notifications import mime
 from notifications.mime import OutgoingMessage
 from notifications.models import MailboxHealth, Notification, NotificationStatus
@@ -133,8 +134,9 @@ def build_message(row: Any) -> OutgoingMessage:
     from_header, sender = _sender(current_app.config["MAIL_FROM"])
     headers = [
         ("From", from_header),
-        ("To", mime.address(row.to_name, row.to_email)),
-        ("Subject", mime.encoded_words(row.subject)),
+        # One line whatever was stored: a line break would fail the message for good.
+        ("To", mime.address(one_line(row.to_name), row.to_email)),
+        ("Subject", mime.encoded_words(one_line(row.subject))),
         ("Date", format_datetime(row.created_at)),
         ("Message-ID", mime.check_header_value(row.message_id or make_message_id(row))),
         ("Content-Language", row.locale.replace("_", "-")),

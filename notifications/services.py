@@ -33,6 +33,7 @@ from core.models import User
 from core.security import BadLink, unsign
 from core.timeutil import is_valid_timezone, utcnow
 from core.urls import external_url
+from core.validation import one_line
 from notifications import delivery
 from notifications.delivery import (  # noqa: F401 - the outbox's public names live here too
     SEND_BATCH_TASK,
@@ -250,7 +251,8 @@ def _render_email(
         **context,
     }
     with force_locale(locale):
-        rendered_subject = str(subject)
+        # A line break in a stored title would make the Subject header unbuildable.
+        rendered_subject = one_line(subject)
         values["subject"] = rendered_subject
         if category in CATEGORY_LABELS:
             values.setdefault("category_label", str(CATEGORY_LABELS[Category(category)]))

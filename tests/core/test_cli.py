@@ -111,3 +111,10 @@ def test_seed_demo_is_idempotent(app):
     ) == counts
     skipped = runner.invoke(args=["seed-demo", "--if-empty"])
     assert "already exist" in skipped.output
+
+
+def test_an_institution_name_is_one_line(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["institutions", "create", "sep", "--name", "Secretaría\nde Educación"])
+    assert result.exit_code != 0 and "--name" in result.output
+    assert count(app, Institution) == 0

@@ -80,3 +80,22 @@ def test_the_state_is_not_repeated_when_the_address_names_it():
     event = Event(address="Av. Héroe de Nacozari Sur 2301, Aguascalientes", state="Aguascalientes")
     assert event.state_if_missing is None
     assert Event(address="Av. Juárez 10", state="Jalisco").state_if_missing == "Jalisco"
+
+
+def test_answers_cannot_plant_formulas_after_a_separator_in_the_export(app, ctx):
+    """In a locale whose spreadsheets split on «;», «Ana;=…» would start a cell with «=»."""
+    setup_people(app)
+    from sqlalchemy import select
+
+    from core.models import Institution, User
+
+    inegi = db.session.execute(select(Institution).where(Institution.slug == "inegi")).scalar_one()
+    event = make_event(inegi, questions=[{"kind": "short_text", "prompt": "¿Organización?"}])
+    ana = db.session.execute(select(User).where(User.email == "ana@example.org")).scalar_one()
+    services.register(ana, event, {str(event.questions[0].id): 'Ana;=HYPERLINK("http://evil")'})
+    exported = services.attendee_csv(event).lstrip("\ufeff")
+    answer = list(csv.reader(io.StringIO(exported)))[-1][-1]
+    assert answer == 'Ana;\'=HYPERLINK("http://evil")'
+    for line in exported.splitlines():
+        for piece in line.split(";"):
+            assert not piece.strip('" ').startswith("="), line

@@ -81,6 +81,10 @@ def test_line_breaks_in_header_values_are_refused(app, ctx):
         dedupe_key="k",
         context={"title": "T", "message": "M"},
     )
+    # A subject is text shown on one line: its line breaks become spaces, never headers.
+    data = build_message(row).data
+    assert b"\nBcc:" not in data and b"Subject: Hola Bcc: intruso@example.org" in data
+    row.kind = "x\r\nBcc: intruso@example.org"
     with pytest.raises(ValueError):
         build_message(row)
 
