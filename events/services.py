@@ -790,8 +790,8 @@ def create_event(actor: User, institution: Institution, data: Mapping[str, Any])
     _apply_fields(event, ordered, creating=True, actor=actor, named=named)
     db.session.add(event)
     db.session.flush()
-    audit.record("event.create", event, actor=actor, details={"kind": str(event.kind), "title": event.title})
     _ask_consents(actor, event, named)
+    audit.record("event.create", event, actor=actor, details={"kind": str(event.kind), "title": event.title})
     db.session.commit()
     return event
 
@@ -890,6 +890,9 @@ def _transition(event: Event, target: EventStatus) -> None:
         raise DomainError(
             messages.get(target, _l("Ese cambio de estado no está permitido.")), code="illegal_transition"
         )
+    if target == EventStatus.published and event.published_at is None:
+        # Written with the status, as the database requires: the first publication, kept for good.
+        event.published_at = utcnow()
     event.status = target
 
 
@@ -900,9 +903,7 @@ def publish_event(actor: User, event: Event) -> Event:
     if event.ends_at <= utcnow():
         raise DomainError(_l("No se puede publicar una actividad que ya terminó."), field="starts_at")
     _check_consistency(event)
-    now = utcnow()
-    event.published_at = now
-    event.updated_at = now
+    event.updated_at = event.published_at
     event.sequence += 1
     audit.record("event.publish", event, actor=actor)
     reminders.schedule_outcome_reminders(event)
