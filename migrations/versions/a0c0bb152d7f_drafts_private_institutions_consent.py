@@ -115,10 +115,11 @@ def upgrade():
 def downgrade():
     dialect = op.get_bind().dialect.name
     op.drop_index("ix_event_cohost_institution_id_status", table_name="event_cohost")
+    # Neither table is referenced by another, so SQLite may rebuild them safely here.
     with op.batch_alter_table("commitment") as batch_op:
-        if dialect == "postgresql":
-            batch_op.drop_constraint("fk_commitment_responsible_responded_by_id_user", type_="foreignkey")
-            batch_op.drop_constraint("ck_commitment_responsible_status", type_="check")
+        if dialect == "postgresql":  # SQLite drops it with its column
+            batch_op.drop_constraint(op.f("fk_commitment_responsible_responded_by_id_user"), type_="foreignkey")
+        batch_op.drop_constraint(op.f("ck_commitment_responsible_status"), type_="check")
         for column in (
             "responsible_responded_by_id",
             "responsible_responded_at",
@@ -127,9 +128,9 @@ def downgrade():
         ):
             batch_op.drop_column(column)
     with op.batch_alter_table("event_cohost") as batch_op:
-        if dialect == "postgresql":
-            batch_op.drop_constraint("fk_event_cohost_responded_by_id_user", type_="foreignkey")
-            batch_op.drop_constraint("ck_event_cohost_status", type_="check")
+        if dialect == "postgresql":  # SQLite drops it with its column
+            batch_op.drop_constraint(op.f("fk_event_cohost_responded_by_id_user"), type_="foreignkey")
+        batch_op.drop_constraint(op.f("ck_event_cohost_status"), type_="check")
         for column in ("responded_by_id", "responded_at", "requested_at", "status"):
             batch_op.drop_column(column)
     op.drop_index("ix_event_published_at", table_name="event")
@@ -137,4 +138,4 @@ def downgrade():
         op.execute("DROP TRIGGER IF EXISTS ck_event_published_at_insert")
         op.execute("DROP TRIGGER IF EXISTS ck_event_published_at_update")
     else:
-        op.drop_constraint("ck_event_published_at", "event", type_="check")
+        op.drop_constraint(op.f("ck_event_published_at"), "event", type_="check")
