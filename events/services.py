@@ -1929,6 +1929,13 @@ def get_cohost(event_id: int, slug: str) -> EventCohost | None:
 
 def answer_cohost(actor: User, cohost: EventCohost, *, accept: bool) -> EventCohost:
     """Accept or decline, for the named institution, being co-host of an event (audited)."""
+    # Two people of the institution may answer at once: the row lock makes the first answer win.
+    cohost = db.session.execute(
+        select(EventCohost)
+        .where(EventCohost.id == cohost.id)
+        .with_for_update(of=EventCohost)
+        .execution_options(populate_existing=True)
+    ).scalar_one()
     target = _answer(ConsentStatus(cohost.status), accept)
     if target is None:
         return cohost
@@ -1953,6 +1960,12 @@ def answer_cohost(actor: User, cohost: EventCohost, *, accept: bool) -> EventCoh
 
 def answer_responsibility(actor: User, commitment: Commitment, *, accept: bool) -> Commitment:
     """Accept or decline, for the named institution, being responsible for a commitment (audited)."""
+    commitment = db.session.execute(
+        select(Commitment)
+        .where(Commitment.id == commitment.id)
+        .with_for_update(of=Commitment)
+        .execution_options(populate_existing=True)
+    ).scalar_one()
     if commitment.responsible_institution is None:
         raise DomainError(_l("Este acuerdo no nombra a ninguna institución."), status=404)
     target = _answer(ConsentStatus(commitment.responsible_status), accept)
