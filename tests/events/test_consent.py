@@ -3,6 +3,8 @@ effect only once one of the institution's liaisons or staff accepts."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -11,6 +13,7 @@ from icalendar import Calendar
 from sqlalchemy import select
 
 from accounts import services as accounts_services
+from accounts.services import issue_api_token
 from core.exceptions import DomainError
 from core.extensions import db
 from core.models import AuditEntry, Institution
@@ -18,6 +21,7 @@ from demo import seed_demo
 from events import services
 from events.models import Commitment, ConsentStatus, EventCohost
 from notifications.models import InAppNotification, Notification
+from tests.conftest import IS_POSTGRES
 from tests.factories import (
     PASSWORD,
     deliver_outbox,
@@ -334,3 +338,44 @@ def test_demo_cohosts_are_accepted(app, ctx):
     seed_demo()
     rows = db.session.execute(select(EventCohost)).scalars().all()
     assert rows and all(row.status == ConsentStatus.accepted for row in rows)
+
+
+# --- concurrent answers ------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="row locks are proven on PostgreSQL")
+def test_simultaneous_answers_the_first_wins_and_is_audited_once(app):
+    """Ten people of the co-host answer at once, half accept and half decline: one answer holds,
+    the same answer is a harmless repeat (200), the other one is refused (409)."""
+    with app.app_context():
+        inegi = make_institution("inegi")
+        unam = make_institution("unam")
+        organiser = make_liaison(inegi)
+        tokens = []
+        for n in range(10):
+            person = make_liaison(unam, f"persona{n}@unam.example", role="staff")
+            tokens.append(issue_api_token(person, "burst")[1])
+        event_id = make_event(inegi, actor=organiser, cohosts=["unam"]).id
+        db.session.remove()
+    barrier = threading.Barrier(len(tokens))
+
+    def answer(index_token):
+        index, token = index_token
+        client = app.test_client()
+        verb = "accept" if index % 2 else "decline"
+        barrier.wait()
+        response = client.post(
+            f"/api/v1/events/{event_id}/cohosts/unam/{verb}", headers={"Authorization": f"Bearer {token}"}
+        )
+        return verb, response.status_code
+
+    with ThreadPoolExecutor(max_workers=len(tokens)) as pool:
+        results = list(pool.map(answer, enumerate(tokens)))
+    with app.app_context():
+        final = db.session.execute(select(EventCohost.status)).scalar_one()
+        winner = "accept" if final == ConsentStatus.accepted else "decline"
+        assert sorted(code for verb, code in results if verb == winner) == [200] * 5
+        assert sorted(code for verb, code in results if verb != winner) == [409] * 5
+        answers = audit_of("event.cohost.accept") + audit_of("event.cohost.decline")
+        assert len(answers) == 1
+        db.session.remove()
