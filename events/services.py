@@ -717,7 +717,9 @@ def _ask_consents(actor: User | None, event: Event, named: list[EventCohost]) ->
             )
             continue
         audit.record("event.cohost.request", event, actor=actor, details={"institution": slug})
-        _notify_consent_request(event, row.institution, role="cohost", key=f"cohost-request:{row.id}")
+        # The time makes the key unique even if SQLite reuses the id of a removed row.
+        stamp = int(row.requested_at.timestamp())
+        _notify_consent_request(event, row.institution, role="cohost", key=f"cohost-request:{row.id}:{stamp}")
 
 
 def _has_registrations(event: Event) -> bool:
@@ -1952,7 +1954,11 @@ def answer_cohost(actor: User, cohost: EventCohost, *, accept: bool) -> EventCoh
         details={"institution": cohost.institution.slug},
     )
     _notify_consent_answer(
-        event, cohost.institution, role="cohost", accepted=accept, key=f"cohost-answer:{cohost.id}"
+        event,
+        cohost.institution,
+        role="cohost",
+        accepted=accept,
+        key=f"cohost-answer:{cohost.id}:{int(cohost.requested_at.timestamp()) if cohost.requested_at else 0}",
     )
     db.session.commit()
     return cohost
