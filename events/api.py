@@ -145,6 +145,8 @@ class CohostSchema(NamedInstitutionSchema):
 
 class CohostAnswerSchema(ma.Schema):
     event_id = ma.fields.Integer()
+    event_title = ma.fields.String()
+    organizer = ma.fields.Nested(NamedInstitutionSchema)
     institution = ma.fields.Nested(NamedInstitutionSchema)
     status = ma.fields.String(metadata={"description": CONSENT_DESCRIPTION})
     requested_at = ma.fields.String(allow_none=True)
@@ -821,6 +823,8 @@ def _cohost_or_404(event_id: int, slug: str):
 def _cohost_dict(cohost) -> dict[str, Any]:
     return {
         "event_id": cohost.event_id,
+        "event_title": cohost.event.title,
+        "organizer": _institution(cohost.event.institution),
         "institution": _institution(cohost.institution),
         "status": str(cohost.status),
         "requested_at": _iso(cohost.requested_at),
@@ -837,6 +841,26 @@ def _commitment_to_answer(commitment_id: int) -> Commitment:
             api_abort(404, "No such commitment naming an institution.")
         api_abort(403, "Only the named institution's liaisons and staff may answer for it.")
     return commitment
+
+
+class ConsentRequestsSchema(ma.Schema):
+    cohosts = ma.fields.List(ma.fields.Nested(CohostAnswerSchema))
+    commitments = ma.fields.List(ma.fields.Nested(CommitmentSchema))
+
+
+@blp.route("/consent-requests")
+class ConsentRequests(MethodView):
+    @blp.doc(security=SECURED)
+    @blp.response(200, ConsentRequestsSchema)
+    @auth_required
+    def get(self):
+        """Pending requests to the institutions I answer for (liaison or staff): co-hosting an
+        event, being responsible for a commitment. Answer them with the accept/decline endpoints."""
+        requests = services.consent_requests(api_user())
+        return {
+            "cohosts": [_cohost_dict(c) for c in requests.cohosts],
+            "commitments": [_commitment_dict(c, manager=True) for c in requests.commitments],
+        }
 
 
 @blp.route("/events/<id:event_id>/cohosts/<slug>/accept")

@@ -102,6 +102,16 @@ def test_a_named_cohost_is_pending_is_asked_and_does_not_count_until_it_accepts(
     assert "Datatón universitario" not in client.get("/events?institution=unam").get_data(as_text=True)
 
     staff = token_for(client, "staff@unam.example")
+    pending = client.get("/api/v1/consent-requests", headers=staff).json
+    assert [(c["event_id"], c["event_title"], c["status"]) for c in pending["cohosts"]] == [
+        (event_id, "Datatón universitario", "pending")
+    ]
+    assert pending["commitments"] == []
+    assert client.get("/api/v1/consent-requests", headers=token_for(client, "otra@example.org")).json == {
+        "cohosts": [],
+        "commitments": [],
+    }
+    assert client.get("/api/v1/consent-requests").status_code == 401
     accepted = client.post(f"/api/v1/events/{event_id}/cohosts/unam/accept", headers=staff)
     assert accepted.status_code == 200, accepted.json
     assert accepted.json["status"] == "accepted" and accepted.json["institution"]["slug"] == "unam"
@@ -249,6 +259,10 @@ def test_a_commitment_naming_another_institution_is_pending_until_accepted(app, 
     assert 'Universidad Nacional (UNAM) <span class="muted">(pendiente de confirmar)</span>' in page
 
     unam = token_for(client, "enlace@unam.example")
+    pending = client.get("/api/v1/consent-requests", headers=unam).json["commitments"]
+    assert [(c["id"], c["event_id"], c["responsible_status"]) for c in pending] == [
+        (commitment_id, event_id, "pending")
+    ]
     accepted = client.post(f"/api/v1/commitments/{commitment_id}/accept", headers=unam)
     assert accepted.status_code == 200 and accepted.json["responsible_status"] == "accepted"
     page = client.get(f"/events/{event_id}").get_data(as_text=True)
@@ -261,12 +275,13 @@ def test_a_commitment_naming_another_institution_is_pending_until_accepted(app, 
         assert entry.details == {"commitment_id": commitment_id, "institution": "unam"}
     document = client.get("/api/v1/openapi.json").json["paths"]
     for path in (
+        "/api/v1/consent-requests",
         "/api/v1/events/{event_id}/cohosts/{slug}/accept",
         "/api/v1/events/{event_id}/cohosts/{slug}/decline",
         "/api/v1/commitments/{commitment_id}/accept",
         "/api/v1/commitments/{commitment_id}/decline",
     ):
-        assert "post" in document[path], path
+        assert {"post", "get"} & set(document[path]), path
 
 
 def test_a_declined_commitment_no_longer_names_the_institution(app, client):
