@@ -20,6 +20,7 @@ from events import services
 from events.models import (
     Commitment,
     CommitmentStatus,
+    ConsentStatus,
     DatasetRelation,
     Event,
     EventFormat,
@@ -136,6 +137,30 @@ class NamedInstitutionSchema(ma.Schema):
     acronym = ma.fields.String(allow_none=True)
 
 
+CONSENT_DESCRIPTION = (
+    "The named institution's answer: `pending` until one of its liaisons or staff accepts "
+    "(until then it does not count as its event or commitment), `accepted`, or `declined` "
+    "(shown only to the organiser's managers)."
+)
+
+
+class CohostSchema(NamedInstitutionSchema):
+    status = ma.fields.String(
+        validate=ma.validate.OneOf([c.value for c in ConsentStatus]),
+        metadata={"description": CONSENT_DESCRIPTION},
+    )
+
+
+class CohostAnswerSchema(ma.Schema):
+    event_id = ma.fields.Integer()
+    event_title = ma.fields.String()
+    organizer = ma.fields.Nested(NamedInstitutionSchema)
+    institution = ma.fields.Nested(NamedInstitutionSchema)
+    status = ma.fields.String(metadata={"description": CONSENT_DESCRIPTION})
+    requested_at = ma.fields.String(allow_none=True)
+    responded_at = ma.fields.String(allow_none=True)
+
+
 class AgendaItemSchema(ma.Schema):
     starts_at = ma.fields.String()
     title = ma.fields.String()
@@ -155,6 +180,10 @@ class CommitmentSchema(ma.Schema):
     text = ma.fields.String()
     responsible = ma.fields.String()
     responsible_institution = ma.fields.String(allow_none=True)
+    responsible_status = ma.fields.String(
+        allow_none=True, metadata={"description": CONSENT_DESCRIPTION + " Null when no institution is named."}
+    )
+    event_id = ma.fields.Integer()
     due_on = ma.fields.String(allow_none=True)
     status = ma.fields.String()
     updated_at = ma.fields.String()
@@ -173,7 +202,7 @@ class EventSchema(ma.Schema):
     id = ma.fields.Integer()
     url = ma.fields.String()
     institution = ma.fields.Nested(NamedInstitutionSchema)
-    cohosts = ma.fields.List(ma.fields.Nested(NamedInstitutionSchema))
+    cohosts = ma.fields.List(ma.fields.Nested(CohostSchema))
     kind = ma.fields.String()
     status = ma.fields.String()
     title = ma.fields.String()
@@ -395,7 +424,10 @@ def event_dict(
     if detail:
         data.update(
             description=event.description,
-            cohosts=[_institution(c.institution) for c in event.cohosts],
+            cohosts=[
+                {**_institution(c.institution), "status": str(c.status)}
+                for c in services.visible_cohosts(event, manager=_may_manage(event))
+            ],
             sector_seats=event.seats_by_sector,
             reminder_offsets_minutes=list(event.reminder_offsets or []),
             agenda=[
@@ -418,14 +450,17 @@ def event_dict(
     return data
 
 
-def _commitment_dict(commitment: Commitment) -> dict[str, Any]:
+def _commitment_dict(commitment: Commitment, *, manager: bool = False) -> dict[str, Any]:
+    consent = commitment.responsible_consent
+    # The public never sees an institution that declined; the organiser's managers do.
+    named = commitment.responsible_institution is not None and (manager or consent != ConsentStatus.declined)
     return {
         "id": commitment.id,
+        "event_id": commitment.event_id,
         "text": commitment.text,
-        "responsible": commitment.responsible,
-        "responsible_institution": commitment.responsible_institution.slug
-        if commitment.responsible_institution
-        else None,
+        "responsible": commitment.responsible if manager else commitment.public_responsible,
+        "responsible_institution": commitment.responsible_institution.slug if named else None,
+        "responsible_status": str(consent) if named else None,
         "due_on": commitment.due_on.isoformat() if commitment.due_on else None,
         "status": str(commitment.status),
         "updated_at": _iso(commitment.updated_at),
@@ -444,7 +479,9 @@ def _outcome_dict(event: Event) -> dict[str, Any]:
         "datasets_requested": [
             {"title": d.title, "url": d.url} for d in event.datasets_for(DatasetRelation.requested)
         ],
-        "commitments": [_commitment_dict(c) for c in services.public_commitments(event)],
+        "commitments": [
+            _commitment_dict(c, manager=_may_manage(event)) for c in services.public_commitments(event)
+        ],
     }
 
 
@@ -574,6 +611,15 @@ class EventItem(MethodView):
         _run(services.update_event, api_user(), event, payload)
         return event_dict(services.get_event(event_id))
 
+    @blp.doc(security=SECURED)
+    @blp.response(204)
+    @blp.alt_response(409, schema=None, description="`illegal_transition`: the event was published once.")
+    @auth_required
+    def delete(self, event_id: int):
+        """Delete a draft (never published; audited). An event once published is cancelled instead (409)."""
+        event = _managed_event_or_404(event_id)
+        _run(services.delete_draft, api_user(), event)
+
 
 @blp.route("/events/<id:event_id>/publish")
 class Publish(MethodView):
@@ -594,7 +640,10 @@ class Cancel(MethodView):
     @blp.response(200, EventSchema)
     @auth_required
     def post(self, payload, event_id: int):
-        """Cancel an event with a reason; every registrant gets an email with an iCal CANCEL."""
+        """Cancel a published event with a reason; every registrant gets an email with an iCal CANCEL.
+
+        A draft is not cancelled (409 `illegal_transition`): delete it.
+        """
         event = _managed_event_or_404(event_id)
         _run(services.cancel_event, api_user(), event, payload["reason"])
         return event_dict(services.get_event(event_id))
@@ -742,17 +791,22 @@ class Commitments(MethodView):
     def get(self, event_id: int):
         """The event's commitments (acuerdos), public."""
         event = _event_or_404(event_id)
-        return [_commitment_dict(c) for c in services.public_commitments(event)]
+        manager = _may_manage(event)
+        return [_commitment_dict(c, manager=manager) for c in services.public_commitments(event)]
 
     @blp.doc(security=SECURED)
     @blp.arguments(CommitmentInSchema)
     @blp.response(201, CommitmentSchema)
     @auth_required
     def post(self, payload, event_id: int):
-        """Add a commitment with its responsible party, due date and status."""
+        """Add a commitment with its responsible party, due date and status.
+
+        Another institution named responsible is asked to accept; until then
+        `responsible_status` is `pending`.
+        """
         event = _managed_event_or_404(event_id)
         commitment = _run(services.add_commitment, api_user(), event, payload)
-        return _commitment_dict(commitment)
+        return _commitment_dict(commitment, manager=True)
 
 
 @blp.route("/commitments/<id:commitment_id>")
@@ -768,7 +822,119 @@ class CommitmentItem(MethodView):
             api_abort(404, "No such commitment.")
         if not can(api_user(), "events.manage", commitment):
             api_abort(403, "Only the event's institution may update its commitments.")
-        return _commitment_dict(_run(services.update_commitment, api_user(), commitment, payload))
+        updated = _run(services.update_commitment, api_user(), commitment, payload)
+        return _commitment_dict(updated, manager=True)
+
+
+def _cohost_or_404(event_id: int, slug: str):
+    cohost = services.get_cohost(event_id, slug)
+    if cohost is None:
+        api_abort(404, "This institution is not named co-host of this event.")
+    if not can(api_user(), "events.consent", cohost.institution):
+        if not may_view(api_user(), cohost.event):
+            api_abort(404, "This institution is not named co-host of this event.")
+        api_abort(403, "Only the named institution's liaisons and staff may answer for it.")
+    return cohost
+
+
+def _cohost_dict(cohost) -> dict[str, Any]:
+    return {
+        "event_id": cohost.event_id,
+        "event_title": cohost.event.title,
+        "organizer": _institution(cohost.event.institution),
+        "institution": _institution(cohost.institution),
+        "status": str(cohost.status),
+        "requested_at": _iso(cohost.requested_at),
+        "responded_at": _iso(cohost.responded_at),
+    }
+
+
+def _commitment_to_answer(commitment_id: int) -> Commitment:
+    commitment = db.session.get(Commitment, commitment_id)
+    if commitment is None or commitment.responsible_institution is None:
+        api_abort(404, "No such commitment naming an institution.")
+    if not can(api_user(), "events.consent", commitment.responsible_institution):
+        if not may_view(api_user(), commitment.event):
+            api_abort(404, "No such commitment naming an institution.")
+        api_abort(403, "Only the named institution's liaisons and staff may answer for it.")
+    return commitment
+
+
+class ConsentRequestsSchema(ma.Schema):
+    cohosts = ma.fields.List(ma.fields.Nested(CohostAnswerSchema))
+    commitments = ma.fields.List(ma.fields.Nested(CommitmentSchema))
+
+
+@blp.route("/consent-requests")
+class ConsentRequests(MethodView):
+    @blp.doc(security=SECURED)
+    @blp.response(200, ConsentRequestsSchema)
+    @auth_required
+    def get(self):
+        """Pending requests to the institutions I answer for (liaison or staff): co-hosting an
+        event, being responsible for a commitment. Answer them with the accept/decline endpoints."""
+        requests = services.consent_requests(api_user())
+        return {
+            "cohosts": [_cohost_dict(c) for c in requests.cohosts],
+            "commitments": [_commitment_dict(c, manager=True) for c in requests.commitments],
+        }
+
+
+@blp.route("/events/<id:event_id>/cohosts/<slug>/accept")
+class CohostAccept(MethodView):
+    @blp.doc(security=SECURED)
+    @blp.response(200, CohostAnswerSchema)
+    @blp.alt_response(409, schema=None, description="`illegal_transition`: the institution already declined.")
+    @auth_required
+    def post(self, event_id: int, slug: str):
+        """Accept, for the named institution, co-hosting this event (its liaisons and staff; audited).
+
+        The organiser is notified; from then on the event counts as the institution's too
+        (its calendar feed, the list filtered by institution). Repeating the answer changes nothing.
+        """
+        cohost = _cohost_or_404(event_id, slug)
+        return _cohost_dict(_run(services.answer_cohost, api_user(), cohost, accept=True))
+
+
+@blp.route("/events/<id:event_id>/cohosts/<slug>/decline")
+class CohostDecline(MethodView):
+    @blp.doc(security=SECURED)
+    @blp.response(200, CohostAnswerSchema)
+    @blp.alt_response(409, schema=None, description="`illegal_transition`: the institution already accepted.")
+    @auth_required
+    def post(self, event_id: int, slug: str):
+        """Decline, for the named institution, co-hosting this event (audited).
+
+        The institution disappears from the public page and API; the organiser sees the decline.
+        """
+        cohost = _cohost_or_404(event_id, slug)
+        return _cohost_dict(_run(services.answer_cohost, api_user(), cohost, accept=False))
+
+
+@blp.route("/commitments/<id:commitment_id>/accept")
+class CommitmentAccept(MethodView):
+    @blp.doc(security=SECURED)
+    @blp.response(200, CommitmentSchema)
+    @blp.alt_response(409, schema=None, description="`illegal_transition`: the institution already declined.")
+    @auth_required
+    def post(self, commitment_id: int):
+        """Accept, for the institution named responsible, a commitment (its liaisons and staff; audited)."""
+        commitment = _commitment_to_answer(commitment_id)
+        answered = _run(services.answer_responsibility, api_user(), commitment, accept=True)
+        return _commitment_dict(answered, manager=True)
+
+
+@blp.route("/commitments/<id:commitment_id>/decline")
+class CommitmentDecline(MethodView):
+    @blp.doc(security=SECURED)
+    @blp.response(200, CommitmentSchema)
+    @blp.alt_response(409, schema=None, description="`illegal_transition`: the institution already accepted.")
+    @auth_required
+    def post(self, commitment_id: int):
+        """Decline, for the institution named responsible, a commitment (audited; the organiser is told)."""
+        commitment = _commitment_to_answer(commitment_id)
+        answered = _run(services.answer_responsibility, api_user(), commitment, accept=False)
+        return _commitment_dict(answered, manager=True)
 
 
 @blp.route("/events/<id:event_id>/story")
@@ -815,6 +981,7 @@ class StoryItem(MethodView):
     def get(self, story_id: int):
         """One published success story."""
         story = services.get_story(story_id)
-        if story is None or (story.published_at is None and not can(api_user(), "events.manage", story)):
+        hidden = story is not None and (story.published_at is None or not story.event.is_public)
+        if story is None or (hidden and not can(api_user(), "events.manage", story)):
             api_abort(404, "No such story.")
         return _story_dict(story)

@@ -27,8 +27,9 @@ from core.models import Institution, User
 from core.urls import MAX_ID, external_url
 from events import feed_services, ical
 from events.forms import ConfirmForm
-from events.models import Event, EventKind, EventStatus, Registration, RegistrationStatus
+from events.models import Event, EventKind, Registration, RegistrationStatus, public_event_condition
 from events.permissions import may_view
+from events.services import institution_events_condition
 
 bp = Blueprint("calendars", __name__, template_folder="templates")
 
@@ -72,8 +73,9 @@ def _aggregate(conditions: Sequence[ColumnElement[bool]]) -> tuple[Any, ...]:
 
 
 def _public_conditions() -> list[ColumnElement[bool]]:
-    # Cancelled events stay, marked STATUS:CANCELLED, so subscribed calendars drop them.
-    return [Event.status != EventStatus.draft]
+    # Cancelled events stay, marked STATUS:CANCELLED, so subscribed calendars drop them; what was
+    # never published (a draft, or a draft cancelled before that was refused) never appears.
+    return [public_event_condition()]
 
 
 # --- responses --------------------------------------------------------------------------------
@@ -149,14 +151,14 @@ def _default_locale():
 
 @bp.get("/events/<id:event_id>.ics")
 def event_ics(event_id: int):
-    """One event as an .ics file (drafts: only for the people who manage them)."""
-    row = db.session.execute(_entry_select().where(Event.id == event_id)).first()
+    """One event as an .ics file (never published: only for the people who manage it)."""
+    row = db.session.execute(_entry_select(Event.published_at).where(Event.id == event_id)).first()
     if row is None:
         abort(404)
-    entry = ical.CalendarEntry(*row)
+    entry = ical.CalendarEntry(*row[:-1])
     cache_control = PUBLIC_CACHE
-    if entry.status == EventStatus.draft:
-        if not may_view(current_user, entry):
+    if row.published_at is None:
+        if not may_view(current_user, row):
             abort(404)
         cache_control = "private, no-cache"
     etag = _etag("event", *row)
@@ -170,13 +172,14 @@ def event_ics(event_id: int):
 
 @bp.get("/institutions/<slug>/events.ics")
 def institution_ics(slug: str):
-    """The published (and cancelled, completed) events an institution hosts."""
+    """The public events (published, cancelled, completed) an institution hosts or has accepted
+    to co-host."""
     institution = db.session.execute(
         select(Institution.id, Institution.name).where(Institution.slug == slug)
     ).first()
     if institution is None:
         abort(404)
-    conditions = [*_public_conditions(), Event.institution_id == institution.id]
+    conditions = [*_public_conditions(), institution_events_condition([institution.id])]
     etag = _etag("institution", institution.id, institution.name, *_aggregate(conditions))
 
     def render() -> bytes:
@@ -201,7 +204,9 @@ def public_ics():
         known = set(db.session.execute(select(Institution.slug).where(Institution.slug.in_(slugs))).scalars())
         if known != set(slugs):
             abort(404)
-        conditions.append(Institution.slug.in_(slugs))
+        conditions.append(
+            institution_events_condition(select(Institution.id).where(Institution.slug.in_(slugs)))
+        )
     etag = _etag("all", ",".join(kinds), ",".join(slugs), *_aggregate(conditions))
 
     def render() -> bytes:
@@ -218,7 +223,7 @@ def _private_conditions(user: User) -> list[ColumnElement[bool]]:
     return [
         Registration.user_id == user.id,
         Registration.status.in_(ACTIVE_REGISTRATION),
-        Event.status != EventStatus.draft,
+        public_event_condition(),
     ]
 
 

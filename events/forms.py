@@ -144,7 +144,15 @@ class EventForm(FlaskForm):
         validators=[Optional(), SingleLine(), Length(max=200)],
         description=_l("Obligatoria en colaboraciones de datos para el desarrollo."),
     )
-    cohosts = SelectMultipleField(_l("Instituciones coorganizadoras"), choices=[], validators=[Optional()])
+    cohosts = SelectMultipleField(
+        _l("Instituciones coorganizadoras"),
+        choices=[],
+        validators=[Optional()],
+        description=_l(
+            "Cada institución recibe una solicitud; se muestra como pendiente hasta que una persona "
+            "enlace o del equipo de esa institución acepte."
+        ),
+    )
     reminder_offsets = StringField(
         _l("Recordatorios (minutos antes del inicio)"),
         validators=[Optional(), SingleLine(), Length(max=100)],
@@ -248,7 +256,14 @@ class OutcomeForm(FlaskForm):
 
 class CommitmentForm(FlaskForm):
     text = TextAreaField(_l("Acuerdo"), validators=[DataRequired(REQUIRED), Length(max=2000)])
-    responsible_institution = SelectField(_l("Institución responsable"), choices=[], validators=[Optional()])
+    responsible_institution = SelectField(
+        _l("Institución responsable"),
+        choices=[],
+        validators=[Optional()],
+        description=_l(
+            "Otra institución debe aceptar; mientras tanto se muestra como pendiente de confirmar."
+        ),
+    )
     responsible_name = StringField(
         _l("U otra persona u organización responsable"),
         validators=[Optional(), SingleLine(), Length(max=200)],

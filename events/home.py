@@ -25,6 +25,7 @@ from events.models import (
     EventStatus,
     Registration,
     RegistrationStatus,
+    public_event_condition,
 )
 
 UPCOMING_ON_HOME = 6
@@ -68,10 +69,11 @@ def programme_counts() -> dict[str, int]:
         select(func.count())
         .select_from(Event)
         .where(
+            public_event_condition(),
             or_(
                 Event.status == EventStatus.completed,
                 and_(Event.status == EventStatus.published, Event.ends_at < now),
-            )
+            ),
         )
         .scalar_subquery()
     )
@@ -84,7 +86,7 @@ def programme_counts() -> dict[str, int]:
         select(func.count())
         .select_from(EventDataset)
         .join(Event, Event.id == EventDataset.event_id)
-        .where(EventDataset.relation == DatasetRelation.published, Event.status != EventStatus.draft)
+        .where(EventDataset.relation == DatasetRelation.published, public_event_condition())
         .scalar_subquery()
     )
     made = (

@@ -70,6 +70,14 @@ class CommitmentStatus(enum.StrEnum):
     dropped = "dropped"
 
 
+class ConsentStatus(enum.StrEnum):
+    """An institution's answer to being named co-host of an event or responsible for a commitment."""
+
+    pending = "pending"
+    accepted = "accepted"
+    declined = "declined"
+
+
 def _in(column: str, values: type[enum.StrEnum]) -> str:
     return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
 
@@ -94,6 +102,13 @@ class Event(db.Model):
             "kind <> 'data_for_development' OR academic_partner IS NOT NULL", name="academic_partner"
         ),
         CheckConstraint("status <> 'cancelled' OR cancel_reason IS NOT NULL", name="cancel_reason"),
+        # published_at is the first publication: a draft never has one, a published or
+        # completed event always does (a cancelled one has it only if it was ever public).
+        CheckConstraint(
+            "(status <> 'draft' OR published_at IS NULL) "
+            "AND (status NOT IN ('published', 'completed') OR published_at IS NOT NULL)",
+            name="published_at",
+        ),
         CheckConstraint(
             "(latitude IS NULL AND longitude IS NULL) OR (latitude BETWEEN -90 AND 90 "
             "AND longitude BETWEEN -180 AND 180)",
@@ -132,7 +147,8 @@ class Event(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The first publication: set once, never cleared (the one test of "may the public see it").
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Title, summary, topics and institution, casefolded and without accents (events.search).
@@ -161,6 +177,11 @@ class Event(db.Model):
         back_populates="event", cascade="all, delete-orphan", order_by="Commitment.id"
     )
 
+    @property
+    def is_public(self) -> bool:
+        """Whether the event was ever published (only then may anyone but its managers see it)."""
+        return self.published_at is not None
+
     def datasets_for(self, relation: DatasetRelation) -> list[EventDataset]:
         """The event's datasets with one relation (linked, published, requested)."""
         return [d for d in self.datasets if d.relation == relation]
@@ -181,14 +202,30 @@ class Event(db.Model):
         return f"<Event {self.id} {self.kind} {self.status}>"
 
 
-class EventCohost(db.Model):
-    """Another institution that co-hosts an event (shown; does not manage it)."""
+def public_event_condition() -> Any:
+    """The one predicate every public query uses: the event was published at least once."""
+    return Event.published_at.is_not(None)
 
-    __table_args__ = (UniqueConstraint("event_id", "institution_id"),)
+
+class EventCohost(db.Model):
+    """Another institution named co-host of an event (shown; does not manage it).
+
+    It takes effect only once one of that institution's liaisons or staff accepts.
+    """
+
+    __table_args__ = (
+        UniqueConstraint("event_id", "institution_id"),
+        CheckConstraint(_in("status", ConsentStatus), name="status"),
+        Index("ix_event_cohost_institution_id_status", "institution_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
     institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id", ondelete="CASCADE"), index=True)
+    status: Mapped[ConsentStatus] = mapped_column(String(16), default=ConsentStatus.pending)
+    requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    responded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
 
     event: Mapped[Event] = relationship(back_populates="cohosts")
     institution: Mapped[Institution] = relationship(lazy="joined")
@@ -324,6 +361,7 @@ class Commitment(db.Model):
         CheckConstraint(
             "responsible_institution_id IS NOT NULL OR responsible_name IS NOT NULL", name="responsible"
         ),
+        CheckConstraint(_in("responsible_status", ConsentStatus), name="responsible_status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -335,6 +373,13 @@ class Commitment(db.Model):
     responsible_name: Mapped[str | None] = mapped_column(String(200))
     due_on: Mapped[date | None] = mapped_column(Date)
     status: Mapped[CommitmentStatus] = mapped_column(String(16), default=CommitmentStatus.pending)
+    # The named institution's answer (meaningless without one): it counts only once accepted.
+    responsible_status: Mapped[ConsentStatus] = mapped_column(String(16), default=ConsentStatus.accepted)
+    responsible_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    responsible_responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    responsible_responded_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -347,9 +392,23 @@ class Commitment(db.Model):
         return self.event.institution_id
 
     @property
+    def responsible_consent(self) -> ConsentStatus | None:
+        """The named institution's answer, or None when no institution is named."""
+        if self.responsible_institution_id is None:
+            return None
+        return ConsentStatus(self.responsible_status)
+
+    @property
     def responsible(self) -> str:
-        """Who must deliver it, as shown."""
+        """Who must deliver it, as the organiser named it (public pages use `public_responsible`)."""
         if self.responsible_institution is not None:
+            return self.responsible_institution.display_name
+        return self.responsible_name or ""
+
+    @property
+    def public_responsible(self) -> str:
+        """Who must deliver it, as the public sees it: a declined institution is not named."""
+        if self.responsible_institution is not None and self.responsible_consent != ConsentStatus.declined:
             return self.responsible_institution.display_name
         return self.responsible_name or ""
 

@@ -17,18 +17,25 @@ def _manage_events(user: User, obj: Any) -> bool:
 
 @rule("events.view")
 def _view_event(user: User, event: Any) -> bool:
-    """Anyone signed in sees what is public; drafts only their managers."""
+    """Anyone sees what was ever published; what never was, only its managers."""
     if event is None:
         return False
-    if str(event.status) != "draft":
+    if event.published_at is not None:
         return True
     return has_role(user, event, InstitutionRole.liaison, InstitutionRole.staff)
 
 
+@rule("events.consent")
+def _consent(user: User, institution: Any) -> bool:
+    """An institution's liaisons and staff accept or decline being named co-host or responsible."""
+    return has_role(user, institution, InstitutionRole.liaison, InstitutionRole.staff)
+
+
 def may_view(user: Any, event: Any) -> bool:
-    """Whether anyone (signed in or not) may see this event: public unless a draft."""
+    """Whether anyone (signed in or not) may see this event: only if it was ever published,
+    whatever its state since; otherwise only the people who manage it."""
     from core.permissions import can
 
-    if str(event.status) != "draft":
+    if event.published_at is not None:
         return True
     return can(user, "events.view", event)

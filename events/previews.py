@@ -5,14 +5,22 @@ The objects are transient (never added to a session): a preview must not touch t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
 from core.models import Institution
 from core.urls import external_url
-from events.models import Event, EventFormat, EventKind, EventStatus, Registration, RegistrationStatus
+from events.models import (
+    Commitment,
+    Event,
+    EventFormat,
+    EventKind,
+    EventStatus,
+    Registration,
+    RegistrationStatus,
+)
 from events.services import email_context
 from notifications.models import Category
 from notifications.services import register_preview
@@ -71,6 +79,27 @@ def _outcome_context() -> dict[str, Any]:
     return {**_context()(), "outcome_url": external_url("events.outcome", event_id=1)}
 
 
+def _consent_context(role: str, **extra: Any):
+    def build() -> dict[str, Any]:
+        event = sample_event()
+        commitment = Commitment(
+            id=1,
+            event_id=event.id,
+            text="Publicar los microdatos de la muestra ampliada con diccionario de datos.",
+            due_on=date(2027, 3, 31),
+        )
+        return {
+            **email_context(event),
+            "named_institution": "Secretaría de Salud (SSA)",
+            "role": role,
+            "commitment": commitment if role == "commitment" else None,
+            "requests_url": external_url("events.consent_requests"),
+            **extra,
+        }
+
+    return build
+
+
 def register_event_previews() -> None:
     """Register every events email template with the admin preview page."""
     samples = [
@@ -112,6 +141,23 @@ def register_event_previews() -> None:
             "events/email/outcome_reminder",
             _l("Registra el resultado de «%(title)s»", title=TITLE),
             _outcome_context,
+            Category.institution,
+        ),
+        (
+            "events/email/consent_request",
+            _l(
+                "%(organizer)s propone a %(institution)s como co-organizadora de «%(title)s»",
+                organizer="INEGI",
+                institution="SSA",
+                title=TITLE,
+            ),
+            _consent_context("cohost"),
+            Category.institution,
+        ),
+        (
+            "events/email/consent_answer",
+            _l("%(institution)s declinó: «%(title)s»", institution="SSA", title=TITLE),
+            _consent_context("commitment", accepted=False),
             Category.institution,
         ),
     ]

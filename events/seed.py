@@ -20,7 +20,7 @@ from core.extensions import db
 from core.models import Institution, Membership, User
 from core.timeutil import utcnow
 from events import reminders, services
-from events.models import Event, EventStatus, Registration, RegistrationStatus
+from events.models import ConsentStatus, Event, EventStatus, Registration, RegistrationStatus
 
 ZONE = "America/Mexico_City"
 CITIZEN = ("ciudadana@promueve.example", "Valeria Méndez Torres", "Ciudadana-Promueve-2026")
@@ -106,15 +106,28 @@ def _register(event: Event, people: list[User], *, check_in: int = 0) -> None:
     db.session.commit()
 
 
-def _event(institution: Institution, data: dict[str, Any]) -> tuple[Event, User | None, bool]:
-    """The demo event (created and published when missing), its liaison, and whether it is new."""
-    liaison = db.session.execute(
+def _liaison(institution: Institution) -> User | None:
+    """The institution's first liaison (who acts for it in the demo)."""
+    return db.session.execute(
         select(User)
         .join(Membership, Membership.user_id == User.id)
         .where(Membership.institution_id == institution.id, Membership.role == InstitutionRole.liaison)
         .order_by(User.id)
         .limit(1)
     ).scalar_one_or_none()
+
+
+def _accept_cohosts(event: Event) -> None:
+    """Each named co-host accepts through one of its liaisons, as it would in the app."""
+    for cohost in list(event.cohosts):
+        liaison = _liaison(cohost.institution)
+        if cohost.status == ConsentStatus.pending and liaison is not None:
+            services.answer_cohost(liaison, cohost, accept=True)
+
+
+def _event(institution: Institution, data: dict[str, Any]) -> tuple[Event, User | None, bool]:
+    """The demo event (created and published when missing), its liaison, and whether it is new."""
+    liaison = _liaison(institution)
     existing = db.session.execute(
         select(Event).where(Event.institution_id == institution.id, Event.title == data["title"])
     ).scalar_one_or_none()
@@ -304,6 +317,7 @@ def seed_events() -> list[tuple[str, str, str]]:
         },
     )
     if movilidad_new:
+        _accept_cohosts(movilidad)
         _register(movilidad, [citizen, *participants[5:12]])
 
     # --- past events ---------------------------------------------------------------------
@@ -373,6 +387,17 @@ def seed_events() -> list[tuple[str, str, str]]:
                 "responsible_institution": "conagua",
                 "due_on": (utcnow() + timedelta(days=60)).date(),
                 "status": "in_progress",
+            },
+        )
+        # Named responsible by CONAGUA, INEGI has yet to confirm: shown as pending.
+        services.add_commitment(
+            liaison,
+            agua,
+            {
+                "text": "Cruzar el Monitor de Sequía con el Censo Agropecuario por municipio.",
+                "responsible_institution": "inegi",
+                "due_on": (utcnow() + timedelta(days=90)).date(),
+                "status": "pending",
             },
         )
         services.add_commitment(

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import segno
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -29,6 +29,7 @@ from core.exceptions import DomainError
 from core.exports import csv_document
 from core.extensions import db
 from core.models import Institution, Membership, User
+from core.permissions import can
 from core.timeutil import is_valid_timezone, to_zone, utcnow
 from core.urls import external_url
 from events import ical, reminders, search
@@ -36,6 +37,7 @@ from events.models import (
     AgendaItem,
     Commitment,
     CommitmentStatus,
+    ConsentStatus,
     DatasetRelation,
     Event,
     EventCohost,
@@ -51,7 +53,9 @@ from events.models import (
     SectorSeats,
     StoryDataset,
     SuccessStory,
+    public_event_condition,
 )
+from notifications.models import Category
 from notifications.services import notify
 
 # Read by `register`/`cancel_registration`; only the concurrency test's control run turns it off.
@@ -68,8 +72,9 @@ EARLIEST_DATE = date(2000, 1, 1)
 LATEST_AHEAD = timedelta(days=3660)
 PAGE_SIZE = 20
 
+# A draft is never cancelled (that would make it public): it is deleted (`delete_draft`).
 TRANSITIONS = {
-    EventStatus.draft: {EventStatus.published, EventStatus.cancelled},
+    EventStatus.draft: {EventStatus.published},
     EventStatus.published: {EventStatus.completed, EventStatus.cancelled},
     EventStatus.completed: set(),
     EventStatus.cancelled: set(),
@@ -102,6 +107,11 @@ COMMITMENT_STATUS_LABELS = {
     CommitmentStatus.done: _l("Cumplido"),
     CommitmentStatus.dropped: _l("Descartado"),
 }
+CONSENT_LABELS = {
+    ConsentStatus.pending: _l("pendiente de confirmar"),
+    ConsentStatus.accepted: _l("confirmado"),
+    ConsentStatus.declined: _l("declinó"),
+}
 QUESTION_KIND_LABELS = {
     QuestionKind.short_text: _l("Respuesta corta"),
     QuestionKind.single_choice: _l("Opción única"),
@@ -129,6 +139,12 @@ def get_event(event_id: int) -> Event | None:
             selectinload(Event.questions),
         )
     ).scalar_one_or_none()
+
+
+def public_events():
+    """A select of the events the public may see: those ever published (drafts never),
+    whatever their state since. Every public list, page, API and feed starts here."""
+    return select(Event).where(public_event_condition())
 
 
 def _lock_event(event_id: int) -> Event:
@@ -501,8 +517,19 @@ def _institutions_by_slug(slugs: Any, field_name: str) -> list[Institution]:
     return [found[slug] for slug in slugs]
 
 
-def _apply_fields(event: Event, data: Mapping[str, Any], *, creating: bool) -> set[str]:
-    """Validate `data` (API names) and write it on `event`; returns the names that changed."""
+def _apply_fields(
+    event: Event,
+    data: Mapping[str, Any],
+    *,
+    creating: bool,
+    actor: User | None = None,
+    named: list[EventCohost] | None = None,
+) -> set[str]:
+    """Validate `data` (API names) and write it on `event`; returns the names that changed.
+
+    Co-hosts named for the first time are appended to `named` (their consent is asked
+    once the event has an id).
+    """
     changed: set[str] = set()
 
     def put(name: str, attribute: str, value: Any) -> None:
@@ -595,10 +622,9 @@ def _apply_fields(event: Event, data: Mapping[str, Any], *, creating: bool) -> s
         cohosts = [
             i for i in _institutions_by_slug(data["cohosts"], "cohosts") if i.id != event.institution_id
         ]
-        if [c.institution_id for c in event.cohosts] != [i.id for i in cohosts]:
-            event.cohosts.clear()
-            db.session.flush()
-            event.cohosts.extend(EventCohost(institution_id=i.id) for i in cohosts)
+        if len(cohosts) > 20:
+            raise _invalid(_l("Nombra hasta 20 instituciones co-organizadoras."), "cohosts")
+        if _sync_cohosts(event, cohosts, actor, named if named is not None else []):
             changed.add("cohosts")
     if "datasets" in data:
         datasets = _clean_datasets(data["datasets"])
@@ -646,6 +672,54 @@ def _apply_fields(event: Event, data: Mapping[str, Any], *, creating: bool) -> s
             changed.add("agenda")
     _check_consistency(event)
     return changed
+
+
+def _consent_given_by(actor: User | None, institution: Institution) -> bool:
+    """Whoever names their own institution (one of its liaisons or staff) consents for it."""
+    return actor is not None and can(actor, "events.consent", institution)
+
+
+def _sync_cohosts(
+    event: Event, cohosts: list[Institution], actor: User | None, named: list[EventCohost]
+) -> bool:
+    """Keep the rows (and answers) of institutions still named, drop the others, add new ones
+    pending unless `actor` may consent for them. Whether anything changed."""
+    wanted = {institution.id: institution for institution in cohosts}
+    existing = {row.institution_id: row for row in event.cohosts}
+    removed = [row for institution_id, row in existing.items() if institution_id not in wanted]
+    for row in removed:
+        event.cohosts.remove(row)
+    now = utcnow()
+    added = 0
+    for institution_id, institution in wanted.items():
+        if institution_id in existing:
+            continue
+        added += 1
+        row = EventCohost(institution_id=institution_id, institution=institution, requested_at=now)
+        if _consent_given_by(actor, institution):
+            row.status = ConsentStatus.accepted
+            row.responded_at = now
+            row.responded_by_id = actor.id
+        else:
+            row.status = ConsentStatus.pending
+        event.cohosts.append(row)
+        named.append(row)
+    return bool(removed or added)
+
+
+def _ask_consents(actor: User | None, event: Event, named: list[EventCohost]) -> None:
+    """Audit newly named co-hosts and ask the pending ones (inside the caller's transaction)."""
+    for row in named:
+        slug = row.institution.slug
+        if row.status == ConsentStatus.accepted:
+            audit.record(
+                "event.cohost.accept", event, actor=actor, details={"institution": slug, "automatic": True}
+            )
+            continue
+        audit.record("event.cohost.request", event, actor=actor, details={"institution": slug})
+        # The time makes the key unique even if SQLite reuses the id of a removed row.
+        stamp = int(row.requested_at.timestamp())
+        _notify_consent_request(event, row.institution, role="cohost", key=f"cohost-request:{row.id}:{stamp}")
 
 
 def _has_registrations(event: Event) -> bool:
@@ -714,10 +788,12 @@ def create_event(actor: User, institution: Institution, data: Mapping[str, Any])
     )
     # Time zone first: naive times in the payload are read in the event's zone.
     ordered = {"timezone": data.get("timezone"), **{k: v for k, v in data.items() if k in EVENT_FIELDS}}
-    _apply_fields(event, ordered, creating=True)
+    named: list[EventCohost] = []
+    _apply_fields(event, ordered, creating=True, actor=actor, named=named)
     event.search_text = search.search_text_for(event)
     db.session.add(event)
     db.session.flush()
+    _ask_consents(actor, event, named)
     audit.record("event.create", event, actor=actor, details={"kind": str(event.kind), "title": event.title})
     db.session.commit()
     return event
@@ -738,7 +814,8 @@ def update_event(actor: User, event: Event, data: Mapping[str, Any]) -> Event:
         )
         if new_start is not None and new_start != old_start:
             _shift_agenda(event, new_start - old_start)
-    changed = _apply_fields(event, ordered, creating=False)
+    named: list[EventCohost] = []
+    changed = _apply_fields(event, ordered, creating=False, actor=actor, named=named)
     if not changed:
         db.session.rollback()
         return event
@@ -755,6 +832,8 @@ def update_event(actor: User, event: Event, data: Mapping[str, Any]) -> Event:
     if moved:
         details.update(old_starts_at=old_start.isoformat(), new_starts_at=event.starts_at.isoformat())
     audit.record("event.reschedule" if moved else "event.update", event, actor=actor, details=details)
+    db.session.flush()
+    _ask_consents(actor, event, named)
     if event.status == EventStatus.published:
         if moved:
             _notify_rescheduled(event, old_start, old_end)
@@ -802,6 +881,11 @@ def reschedule_event(actor: User, event: Event, starts_at: Any, ends_at: Any) ->
 
 def _transition(event: Event, target: EventStatus) -> None:
     if target not in TRANSITIONS[EventStatus(event.status)]:
+        if event.status == EventStatus.draft and target == EventStatus.cancelled:
+            raise DomainError(
+                _l("Un borrador no se cancela (nunca fue público): si ya no lo necesitas, elimínalo."),
+                code="illegal_transition",
+            )
         messages = {
             EventStatus.published: _l("Solo se publica una actividad en borrador."),
             EventStatus.completed: _l("Solo se concluye una actividad publicada."),
@@ -810,6 +894,9 @@ def _transition(event: Event, target: EventStatus) -> None:
         raise DomainError(
             messages.get(target, _l("Ese cambio de estado no está permitido.")), code="illegal_transition"
         )
+    if target == EventStatus.published and event.published_at is None:
+        # Written with the status, as the database requires: the first publication, kept for good.
+        event.published_at = utcnow()
     event.status = target
 
 
@@ -820,9 +907,7 @@ def publish_event(actor: User, event: Event) -> Event:
     if event.ends_at <= utcnow():
         raise DomainError(_l("No se puede publicar una actividad que ya terminó."), field="starts_at")
     _check_consistency(event)
-    now = utcnow()
-    event.published_at = now
-    event.updated_at = now
+    event.updated_at = event.published_at
     event.sequence += 1
     audit.record("event.publish", event, actor=actor)
     reminders.schedule_outcome_reminders(event)
@@ -858,6 +943,25 @@ def cancel_event(actor: User, event: Event, reason: str) -> Event:
     reminders.cancel_event(event)
     db.session.commit()
     return event
+
+
+def delete_draft(actor: User, event: Event) -> None:
+    """Delete an event that was never published (audited); anything ever public is cancelled instead."""
+    event = _lock_event(event.id)
+    if event.published_at is not None:
+        raise DomainError(
+            _l("Solo se elimina una actividad que nunca se publicó; esta puedes cancelarla."),
+            code="illegal_transition",
+        )
+    audit.record(
+        "event.delete",
+        event,
+        actor=actor,
+        details={"kind": str(event.kind), "title": event.title, "status": str(event.status)},
+    )
+    reminders.cancel_event(event)
+    db.session.delete(event)
+    db.session.commit()
 
 
 def complete_event(actor: User, event: Event) -> Event:
@@ -1580,16 +1684,57 @@ def add_commitment(actor: User, event: Event, data: Mapping[str, Any]) -> Commit
     commitment = Commitment(
         event_id=event.id,
         text=text_value,
-        responsible_institution_id=institution_id,
         responsible_name=name,
         due_on=_clean_due(data.get("due_on")),
         status=CommitmentStatus(status),
     )
+    asked = _name_responsible(actor, commitment, institution_id)
     event.commitments.append(commitment)
     db.session.flush()
     audit.record("commitment.create", event, actor=actor, details={"commitment_id": commitment.id})
+    _ask_responsible_consent(actor, event, commitment, asked)
     db.session.commit()
     return commitment
+
+
+def _name_responsible(actor: User | None, commitment: Commitment, institution_id: int | None) -> bool:
+    """Set the responsible institution; a newly named one is pending unless `actor` may consent
+    for it. Whether it changed (then its consent is asked or recorded after the flush)."""
+    if commitment.responsible_institution_id == institution_id and commitment.responsible_status is not None:
+        return False
+    commitment.responsible_institution_id = institution_id
+    now = utcnow()
+    commitment.responsible_requested_at = now if institution_id is not None else None
+    commitment.responsible_responded_by_id = None
+    institution = db.session.get(Institution, institution_id) if institution_id is not None else None
+    commitment.responsible_institution = institution
+    if institution is None or _consent_given_by(actor, institution):
+        commitment.responsible_status = ConsentStatus.accepted
+        commitment.responsible_responded_at = now if institution is not None else None
+        commitment.responsible_responded_by_id = actor.id if institution is not None else None
+    else:
+        commitment.responsible_status = ConsentStatus.pending
+        commitment.responsible_responded_at = None
+    return institution is not None
+
+
+def _ask_responsible_consent(actor: User | None, event: Event, commitment: Commitment, asked: bool) -> None:
+    if not asked:
+        return
+    details = {"commitment_id": commitment.id, "institution": commitment.responsible_institution.slug}
+    if commitment.responsible_status == ConsentStatus.accepted:
+        details["automatic"] = True
+        audit.record("commitment.responsible.accept", event, actor=actor, details=details)
+        return
+    audit.record("commitment.responsible.request", event, actor=actor, details=details)
+    stamp = int(commitment.responsible_requested_at.timestamp())
+    _notify_consent_request(
+        event,
+        commitment.responsible_institution,
+        role="commitment",
+        key=f"commitment-request:{commitment.id}:{commitment.responsible_institution_id}:{stamp}",
+        commitment=commitment,
+    )
 
 
 def update_commitment(actor: User, commitment: Commitment, data: Mapping[str, Any]) -> Commitment:
@@ -1597,12 +1742,14 @@ def update_commitment(actor: User, commitment: Commitment, data: Mapping[str, An
     old_status = commitment.status
     if "text" in data:
         commitment.text = _clean_text(data["text"], "text", 2000, required=True)
+    asked = False
     if "responsible_institution" in data or "responsible_name" in data:
         merged = {
             "responsible_institution": data.get("responsible_institution"),
             "responsible_name": data.get("responsible_name"),
         }
-        commitment.responsible_institution_id, commitment.responsible_name = _responsible(merged)
+        institution_id, commitment.responsible_name = _responsible(merged)
+        asked = _name_responsible(actor, commitment, institution_id)
     if "due_on" in data:
         commitment.due_on = _clean_due(data["due_on"])
     if "status" in data:
@@ -1614,6 +1761,7 @@ def update_commitment(actor: User, commitment: Commitment, data: Mapping[str, An
     if commitment.status != old_status:
         details.update({"from": str(old_status), "to": str(commitment.status)})
     audit.record("commitment.update", commitment.event, actor=actor, details=details)
+    _ask_responsible_consent(actor, commitment.event, commitment, asked)
     db.session.commit()
     return commitment
 
@@ -1690,6 +1838,250 @@ def get_story(story_id: int) -> SuccessStory | None:
     ).scalar_one_or_none()
 
 
+# --- institutions' consent ------------------------------------------------------------------
+
+
+def institution_people(institution_id: int) -> list[User]:
+    """An institution's liaisons and staff (who organise its events and answer for it)."""
+    return list(
+        db.session.execute(
+            select(User)
+            .join(Membership, Membership.user_id == User.id)
+            .where(
+                Membership.institution_id == institution_id,
+                Membership.role.in_([InstitutionRole.liaison, InstitutionRole.staff]),
+                User.deleted_at.is_(None),
+            )
+            .order_by(User.id)
+        ).scalars()
+    )
+
+
+def _consent_context(
+    event: Event, institution: Institution, role: str, commitment: Commitment | None
+) -> dict[str, Any]:
+    return {
+        **email_context(event),
+        "named_institution": institution.display_name,
+        "role": role,
+        "commitment": commitment,
+        "requests_url": external_url("events.consent_requests"),
+    }
+
+
+def _notify_consent_request(
+    event: Event, institution: Institution, *, role: str, key: str, commitment: Commitment | None = None
+) -> None:
+    """Ask every liaison and staff member of `institution` (in-app and email, by their preferences)."""
+    subject = (
+        _l(
+            "%(organizer)s propone a %(institution)s como co-organizadora de «%(title)s»",
+            organizer=event.institution.display_name,
+            institution=institution.display_name,
+            title=event.title,
+        )
+        if role == "cohost"
+        else _l(
+            "Acuerdo de «%(title)s»: ¿%(institution)s es responsable?",
+            institution=institution.display_name,
+            title=event.title,
+        )
+    )
+    for person in institution_people(institution.id):
+        notify(
+            to=person,
+            kind=f"events.{role}_request",
+            subject=subject,
+            template="events/email/consent_request",
+            dedupe_key=f"{key}:{person.id}",
+            context=_consent_context(event, institution, role, commitment),
+            category=Category.institution,
+            link="/events/requests",
+            summary=_l("Acepta o declina en Promueve; hasta entonces se muestra como pendiente."),
+        )
+
+
+def _notify_consent_answer(
+    event: Event,
+    institution: Institution,
+    *,
+    role: str,
+    accepted: bool,
+    key: str,
+    commitment: Commitment | None = None,
+) -> None:
+    """Tell the organising institution's liaisons and staff what the named institution answered."""
+    if accepted:
+        subject = _l(
+            "%(institution)s aceptó: «%(title)s»", institution=institution.display_name, title=event.title
+        )
+    else:
+        subject = _l(
+            "%(institution)s declinó: «%(title)s»", institution=institution.display_name, title=event.title
+        )
+    link = f"/events/{event.id}/outcome" if role == "commitment" else f"/events/{event.id}"
+    for person in institution_people(event.institution_id):
+        notify(
+            to=person,
+            kind=f"events.{role}_{'accepted' if accepted else 'declined'}",
+            subject=subject,
+            template="events/email/consent_answer",
+            dedupe_key=f"{key}:{person.id}",
+            context={**_consent_context(event, institution, role, commitment), "accepted": accepted},
+            category=Category.institution,
+            link=link,
+        )
+
+
+def _answer(current: ConsentStatus, accept: bool) -> ConsentStatus | None:
+    """The new status, or None when this answer was already given (nothing to do)."""
+    target = ConsentStatus.accepted if accept else ConsentStatus.declined
+    if current == target:
+        return None
+    if current != ConsentStatus.pending:
+        raise DomainError(
+            _l("Tu institución ya respondió a esta solicitud."), code="illegal_transition", status=409
+        )
+    return target
+
+
+def get_cohost(event_id: int, slug: str) -> EventCohost | None:
+    """The co-host row of an institution (by slug) on an event."""
+    return db.session.execute(
+        select(EventCohost)
+        .join(Institution, Institution.id == EventCohost.institution_id)
+        .options(joinedload(EventCohost.event).joinedload(Event.institution))
+        .where(EventCohost.event_id == event_id, Institution.slug == slug)
+    ).scalar_one_or_none()
+
+
+def answer_cohost(actor: User, cohost: EventCohost, *, accept: bool) -> EventCohost:
+    """Accept or decline, for the named institution, being co-host of an event (audited)."""
+    # Two people of the institution may answer at once: the row lock makes the first answer win.
+    cohost = db.session.execute(
+        select(EventCohost)
+        .where(EventCohost.id == cohost.id)
+        .with_for_update(of=EventCohost)
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    target = _answer(ConsentStatus(cohost.status), accept)
+    if target is None:
+        return cohost
+    event = cohost.event
+    now = utcnow()
+    cohost.status = target
+    cohost.responded_at = now
+    cohost.responded_by_id = actor.id
+    event.updated_at = now
+    audit.record(
+        "event.cohost.accept" if accept else "event.cohost.decline",
+        event,
+        actor=actor,
+        details={"institution": cohost.institution.slug},
+    )
+    _notify_consent_answer(
+        event,
+        cohost.institution,
+        role="cohost",
+        accepted=accept,
+        key=f"cohost-answer:{cohost.id}:{int(cohost.requested_at.timestamp()) if cohost.requested_at else 0}",
+    )
+    db.session.commit()
+    return cohost
+
+
+def answer_responsibility(actor: User, commitment: Commitment, *, accept: bool) -> Commitment:
+    """Accept or decline, for the named institution, being responsible for a commitment (audited)."""
+    commitment = db.session.execute(
+        select(Commitment)
+        .where(Commitment.id == commitment.id)
+        .with_for_update(of=Commitment)
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    if commitment.responsible_institution is None:
+        raise DomainError(_l("Este acuerdo no nombra a ninguna institución."), status=404)
+    target = _answer(ConsentStatus(commitment.responsible_status), accept)
+    if target is None:
+        return commitment
+    event = commitment.event
+    now = utcnow()
+    commitment.responsible_status = target
+    commitment.responsible_responded_at = now
+    commitment.responsible_responded_by_id = actor.id
+    commitment.updated_at = now
+    institution = commitment.responsible_institution
+    audit.record(
+        "commitment.responsible.accept" if accept else "commitment.responsible.decline",
+        event,
+        actor=actor,
+        details={"commitment_id": commitment.id, "institution": institution.slug},
+    )
+    stamp = int(commitment.responsible_requested_at.timestamp()) if commitment.responsible_requested_at else 0
+    _notify_consent_answer(
+        event,
+        institution,
+        role="commitment",
+        accepted=accept,
+        key=f"commitment-answer:{commitment.id}:{institution.id}:{stamp}",
+        commitment=commitment,
+    )
+    db.session.commit()
+    return commitment
+
+
+@dataclass
+class ConsentRequests:
+    """What an institution's people are asked to confirm."""
+
+    cohosts: list[EventCohost]
+    commitments: list[Commitment]
+
+    @property
+    def total(self) -> int:
+        return len(self.cohosts) + len(self.commitments)
+
+
+def consent_requests(user: User) -> ConsentRequests:
+    """Pending co-host and commitment requests addressed to the institutions `user` answers for."""
+    institution_ids = [i.id for i in managed_institutions(user) if can(user, "events.consent", i)]
+    if not institution_ids:
+        return ConsentRequests([], [])
+    cohosts = db.session.execute(
+        select(EventCohost)
+        .options(joinedload(EventCohost.event).joinedload(Event.institution))
+        .where(EventCohost.institution_id.in_(institution_ids), EventCohost.status == ConsentStatus.pending)
+        .order_by(EventCohost.requested_at, EventCohost.id)
+    ).scalars()
+    commitments = db.session.execute(
+        select(Commitment)
+        .options(joinedload(Commitment.event).joinedload(Event.institution))
+        .where(
+            Commitment.responsible_institution_id.in_(institution_ids),
+            Commitment.responsible_status == ConsentStatus.pending,
+        )
+        .order_by(Commitment.responsible_requested_at, Commitment.id)
+    ).scalars()
+    return ConsentRequests(list(cohosts), list(commitments))
+
+
+def visible_cohosts(event: Event, *, manager: bool) -> list[EventCohost]:
+    """Co-hosts as a page shows them: a declined one only to the organiser's managers."""
+    return [c for c in event.cohosts if manager or c.status != ConsentStatus.declined]
+
+
+def institution_events_condition(institution_ids: Any) -> Any:
+    """Events the institutions (ids, or a select of ids) host, or co-host once they accepted:
+    a pending or declined co-host does not count as the institution's event anywhere."""
+    return or_(
+        Event.institution_id.in_(institution_ids),
+        Event.id.in_(
+            select(EventCohost.event_id).where(
+                EventCohost.institution_id.in_(institution_ids), EventCohost.status == ConsentStatus.accepted
+            )
+        ),
+    )
+
+
 # --- lists ----------------------------------------------------------------------------------
 
 
@@ -1738,7 +2130,7 @@ def list_events(filters: EventFilters, *, manager: User | None = None) -> Page:
     """Public events (or, for `manager`, those of the institutions they manage, drafts too)."""
     conditions = []
     if manager is None:
-        conditions.append(Event.status != EventStatus.draft)
+        conditions.append(public_event_condition())
     elif not manager.is_admin:
         institution_ids = [
             m.institution_id
@@ -1755,9 +2147,8 @@ def list_events(filters: EventFilters, *, manager: User | None = None) -> Page:
     if filters.q and (matching := search.matches(filters.q)) is not None:
         conditions.append(matching)
     if filters.institution:
-        conditions.append(
-            Event.institution_id.in_(select(Institution.id).where(Institution.slug == filters.institution))
-        )
+        slug_ids = select(Institution.id).where(Institution.slug == filters.institution)
+        conditions.append(institution_events_condition(slug_ids))
     now = utcnow()
     order = [Event.starts_at.asc(), Event.id.asc()]
     if filters.when == "upcoming":
@@ -1796,8 +2187,11 @@ def my_registrations(user: User) -> list[Registration]:
 
 
 def list_stories(page: int = 1, per_page: int = PAGE_SIZE, institution_id: int | None = None) -> Page:
-    """Published success stories, newest first."""
-    conditions = [SuccessStory.published_at.is_not(None)]
+    """Published success stories of public events, newest first."""
+    conditions = [
+        SuccessStory.published_at.is_not(None),
+        SuccessStory.event_id.in_(public_events().with_only_columns(Event.id)),
+    ]
     if institution_id is not None:
         conditions.append(SuccessStory.institution_id == institution_id)
     query = (
@@ -1824,11 +2218,20 @@ def public_commitments(event: Event) -> list[Commitment]:
 
 
 def institutions_for_filters() -> list[Institution]:
-    """Institutions that have public events (for the list's filter)."""
+    """Institutions that host or co-host (accepted) public events (for the list's filter)."""
+    public_ids = public_events().with_only_columns(Event.id)
+    cohosting = select(EventCohost.institution_id).where(
+        EventCohost.status == ConsentStatus.accepted, EventCohost.event_id.in_(public_ids)
+    )
     return list(
         db.session.execute(
             select(Institution)
-            .where(Institution.id.in_(select(Event.institution_id).where(Event.status != EventStatus.draft)))
+            .where(
+                or_(
+                    Institution.id.in_(public_events().with_only_columns(Event.institution_id)),
+                    Institution.id.in_(cohosting),
+                )
+            )
             .order_by(Institution.name)
         ).scalars()
     )
@@ -1850,18 +2253,7 @@ def managed_institutions(user: User) -> list[Institution]:
 
 def event_managers(event: Event) -> list[User]:
     """The institution's liaisons and staff (who get the "record the outcome" reminder)."""
-    return list(
-        db.session.execute(
-            select(User)
-            .join(Membership, Membership.user_id == User.id)
-            .where(
-                Membership.institution_id == event.institution_id,
-                Membership.role.in_([InstitutionRole.liaison, InstitutionRole.staff]),
-                User.deleted_at.is_(None),
-            )
-            .order_by(User.id)
-        ).scalars()
-    )
+    return institution_people(event.institution_id)
 
 
 # --- personal data (ARCO) -----------------------------------------------------------------
@@ -1928,7 +2320,7 @@ def month_calendar(year: int, month: int, zone: str) -> list[list[MonthDay]]:
     events = db.session.execute(
         select(Event)
         .options(joinedload(Event.institution))
-        .where(Event.status != EventStatus.draft, Event.starts_at >= start, Event.starts_at < end)
+        .where(public_event_condition(), Event.starts_at >= start, Event.starts_at < end)
         .order_by(Event.starts_at, Event.id)
     ).scalars()
     by_day: dict[date, list[Event]] = {}

@@ -45,6 +45,7 @@ def _labels() -> dict[str, Any]:
         "status_labels": services.STATUS_LABELS,
         "registration_labels": services.REGISTRATION_STATUS_LABELS,
         "commitment_labels": services.COMMITMENT_STATUS_LABELS,
+        "consent_labels": services.CONSENT_LABELS,
         "sector_labels": SECTOR_LABELS,
     }
 
@@ -180,6 +181,7 @@ def detail(event_id: int):
         outlook_url=links.outlook_calendar_url(event, services.event_url(event)),
         description=links.meta_description(event),
         commitments=commitments,
+        cohosts=services.visible_cohosts(event, manager=bool(manager)),
         story=story,
         confirm_form=forms.ConfirmForm(),
         now=utcnow(),
@@ -282,7 +284,12 @@ def manage():
         abort(403)
     page = services.list_events(services.EventFilters(page=_int_arg("page")), manager=current_user)
     return render_template(
-        "events/manage.html", page=page, institutions=institutions, now=utcnow(), **_labels()
+        "events/manage.html",
+        page=page,
+        institutions=institutions,
+        requests_count=services.consent_requests(current_user).total,
+        now=utcnow(),
+        **_labels(),
     )
 
 
@@ -462,8 +469,17 @@ def reschedule(event_id: int):
 @bp.route("/events/<id:event_id>/cancel", methods=["GET", "POST"])
 @login_required
 def cancel(event_id: int):
-    """Cancel an event with a reason (every registrant is told)."""
+    """Cancel an event with a reason (every registrant is told); a draft is deleted instead."""
     event = _managed_event(event_id)
+    if event.status == EventStatus.draft:
+        flash(
+            _(
+                "Un borrador no se cancela: nunca fue público. Si ya no lo necesitas, elimínalo; "
+                "si sigue en pie, publícalo."
+            ),
+            "info",
+        )
+        return redirect(url_for("events.delete_event", event_id=event.id))
     form = forms.CancelEventForm()
     if form.validate_on_submit():
         try:
@@ -475,6 +491,90 @@ def cancel(event_id: int):
             flash(_("Cancelaste la actividad y avisamos a las personas registradas."), "success")
             return redirect(url_for("events.detail", event_id=event_id))
     return render_template("events/cancel.html", form=form, event=event), 422 if form.errors else 200
+
+
+@bp.route("/events/<id:event_id>/delete", methods=["GET", "POST"])
+@login_required
+def delete_event(event_id: int):
+    """Delete a draft (never published), after a confirmation step."""
+    event = _managed_event(event_id)
+    if event.published_at is not None:
+        flash(_("Esta actividad ya se publicó: no se elimina, se cancela con un motivo."), "info")
+        return redirect(url_for("events.cancel", event_id=event.id))
+    form = forms.ConfirmForm()
+    if form.validate_on_submit():
+        title = event.title
+        try:
+            services.delete_draft(current_user, event)
+        except DomainError as exc:
+            db.session.rollback()
+            flash(str(exc.message), "error")
+            return redirect(url_for("events.detail", event_id=event_id))
+        flash(_("Eliminamos el borrador «%(title)s».", title=title), "success")
+        return redirect(url_for("events.manage"))
+    return render_template("events/delete.html", event=event, form=form)
+
+
+# --- other institutions' consent -----------------------------------------------------------
+
+
+@bp.get("/events/requests")
+@login_required
+def consent_requests():
+    """What other institutions named mine for: co-hosting events, answering for commitments."""
+    if not services.managed_institutions(current_user):
+        abort(403)
+    return render_template(
+        "events/requests.html",
+        requests=services.consent_requests(current_user),
+        form=forms.ConfirmForm(),
+        **_labels(),
+    )
+
+
+def _answer_flash(accepted: bool) -> None:
+    if accepted:
+        flash(_("Aceptaste. Ya se muestra como confirmado."), "success")
+    else:
+        flash(_("Declinaste. Ya no se muestra; avisamos a la institución organizadora."), "success")
+
+
+@bp.post("/events/<id:event_id>/cohosts/<slug>/<any(accept, decline):answer>")
+@login_required
+def answer_cohost(event_id: int, slug: str, answer: str):
+    """Accept or decline co-hosting an event, for my institution."""
+    cohost = services.get_cohost(event_id, slug)
+    if cohost is None:
+        abort(404)
+    require(current_user, "events.consent", cohost.institution)
+    if forms.ConfirmForm().validate_on_submit():
+        try:
+            services.answer_cohost(current_user, cohost, accept=answer == "accept")
+        except DomainError as exc:
+            db.session.rollback()
+            flash(str(exc.message), "error")
+        else:
+            _answer_flash(answer == "accept")
+    return redirect(url_for("events.consent_requests"))
+
+
+@bp.post("/events/<id:event_id>/commitments/<id:commitment_id>/responsibility/<any(accept, decline):answer>")
+@login_required
+def answer_responsibility(event_id: int, commitment_id: int, answer: str):
+    """Accept or decline being responsible for a commitment, for my institution."""
+    commitment = db.session.get(Commitment, commitment_id)
+    if commitment is None or commitment.event_id != event_id or commitment.responsible_institution is None:
+        abort(404)
+    require(current_user, "events.consent", commitment.responsible_institution)
+    if forms.ConfirmForm().validate_on_submit():
+        try:
+            services.answer_responsibility(current_user, commitment, accept=answer == "accept")
+        except DomainError as exc:
+            db.session.rollback()
+            flash(str(exc.message), "error")
+        else:
+            _answer_flash(answer == "accept")
+    return redirect(url_for("events.consent_requests"))
 
 
 @bp.get("/events/<id:event_id>/registrations")
@@ -720,7 +820,7 @@ def story(story_id: int):
     found: SuccessStory | None = services.get_story(story_id)
     if found is None:
         abort(404)
-    if found.published_at is None:
+    if found.published_at is None or not found.event.is_public:
         from core.permissions import can
 
         if not can(current_user, "events.manage", found):

@@ -63,8 +63,16 @@ def _seed(app) -> dict:
     collaboration with its outcome, commitments and published story."""
     with app.app_context():
         inegi = make_institution("inegi", name="Instituto Nacional de Estadística y Geografía")
-        make_institution("salud", name="Secretaría de Salud", acronym="SSA")
+        salud = make_institution("salud", name="Secretaría de Salud", acronym="SSA")
         liaison = make_liaison(inegi, "enlace@inegi.example.org")
+        # SSA names INEGI co-host: INEGI's liaison has a request to answer at /events/requests.
+        make_event(
+            salud,
+            actor=make_liaison(salud, "enlace@salud.example.org"),
+            kind="dialogue_table",
+            title="Mesa de salud con el INEGI",
+            cohosts=["inegi"],
+        )
         citizen = make_user("lucia.ramirez@example.org", name="Lucía Ramírez")
         datathon = make_event(
             inegi,
@@ -313,6 +321,7 @@ def test_event_pages_have_no_serious_accessibility_violations(app, browser, tmp_
             f"/events/{datathon}/checkin",
             f"/events/{done}/outcome",
             f"/events/{done}/story",
+            "/events/requests",
         ):
             check(liaison, path)
         # The creation form after an empty submission: errors shown and tied to their fields.

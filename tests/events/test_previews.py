@@ -14,6 +14,8 @@ EVENT_TEMPLATES = [
     "events/email/event_rescheduled",
     "events/email/reminder",
     "events/email/outcome_reminder",
+    "events/email/consent_request",
+    "events/email/consent_answer",
 ]
 
 
