@@ -212,7 +212,7 @@ def in_process(app) -> dict:
 
     from core.extensions import db
     from events import feeds, ical
-    from events.models import Event, EventStatus
+    from events.models import Event, public_event_condition
 
     with app.test_request_context("/events.ics"):
         conditions = feeds._public_conditions()
@@ -225,7 +225,7 @@ def in_process(app) -> dict:
                 db.session.execute(
                     select(Event)
                     .options(joinedload(Event.institution))
-                    .where(Event.status != EventStatus.draft)
+                    .where(public_event_condition())
                     .order_by(Event.starts_at, Event.id)
                 ).scalars()
             )
