@@ -70,6 +70,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def _init_extensions(app: Flask) -> None:
     # Every model module is imported so metadata (and Alembic) sees the whole schema.
     import accounts.models  # noqa: F401
+    import demand.catalogue_models  # noqa: F401
     import demand.models  # noqa: F401
     import events.feed_models  # noqa: F401
     import notifications.models
@@ -115,12 +116,15 @@ def _init_extensions(app: Flask) -> None:
     celery_init_app(app)
     init_errors(app)
 
+    import demand.catalogue_tasks  # noqa: F401 - registers the catalogue refresh tasks
     import notifications.tasks  # noqa: F401 - registers the outbox tasks
 
 
 def _register_blueprints(app: Flask) -> None:
     from accounts.api import blp as accounts_api
     from accounts.views import bp as accounts_bp
+    from demand.catalogue_api import blp as catalogue_api
+    from demand.catalogue_views import bp as catalogue_bp
     from core.api import api
     from core.pages import bp as core_bp
     from events.api import blp as events_api
@@ -136,11 +140,13 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts_bp)
     app.register_blueprint(events_bp)
     app.register_blueprint(calendars_bp)
+    app.register_blueprint(catalogue_bp)
     api.register_blueprint(accounts_api)
     api.register_blueprint(events_api)
     register_event_previews()
     api.register_blueprint(calendars_api)
     api.register_blueprint(notifications_api)
+    api.register_blueprint(catalogue_api)
 
 
 def _register_cli(app: Flask) -> None:
