@@ -70,8 +70,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def _init_extensions(app: Flask) -> None:
     # Every model module is imported so metadata (and Alembic) sees the whole schema.
     import accounts.models  # noqa: F401
-    import demand.catalogue_models  # noqa: F401
-    import demand.models  # noqa: F401
+    import demand.catalogue_models
+    import demand.models
     import events.feed_models  # noqa: F401
     import notifications.models
     from core.api import api
@@ -123,10 +123,10 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from accounts.api import blp as accounts_api
     from accounts.views import bp as accounts_bp
-    from demand.catalogue_api import blp as catalogue_api
-    from demand.catalogue_views import bp as catalogue_bp
     from core.api import api
     from core.pages import bp as core_bp
+    from demand.catalogue_api import blp as catalogue_api
+    from demand.catalogue_views import bp as catalogue_bp
     from events.api import blp as events_api
     from events.feed_api import blp as calendars_api
     from events.feeds import bp as calendars_bp

@@ -546,8 +546,9 @@ def request_refresh(institution: Institution, actor: User | None) -> tuple[Catal
             status=409,
             code="catalogue_not_configured",
         )
+    institution_id = institution.id
     now = utcnow()
-    status = _locked_status(institution.id)
+    status = _locked_status(institution_id)
     if status.state in ACTIVE_STATES and not _stale(status, now):
         db.session.commit()
         return status, False
@@ -562,8 +563,8 @@ def request_refresh(institution: Institution, actor: User | None) -> tuple[Catal
             details={"kind": institution.catalogue_kind, "url": institution.catalogue_url},
         )
     db.session.commit()
-    if not _enqueue(institution.id):
-        status = _locked_status(institution.id)
+    if not _enqueue(institution_id):
+        status = _locked_status(institution_id)
         if status.state == CatalogueState.queued:
             _record_failure(status, CatalogueError("queue_unavailable", "the task broker did not answer"))
         db.session.commit()

@@ -36,8 +36,12 @@ class LastRunSchema(ma.Schema):
 
 class CatalogueStatusSchema(ma.Schema):
     state = ma.fields.String(metadata={"enum": ["idle", "queued", "running", "ok", "error"]})
-    refreshed_at = ma.fields.DateTime(allow_none=True, metadata={"description": "End of the last good refresh."})
-    error = ma.fields.String(allow_none=True, metadata={"description": "What went wrong in the last refresh."})
+    refreshed_at = ma.fields.DateTime(
+        allow_none=True, metadata={"description": "End of the last good refresh."}
+    )
+    error = ma.fields.String(
+        allow_none=True, metadata={"description": "What went wrong in the last refresh."}
+    )
     error_code = ma.fields.String(allow_none=True)
     datasets = ma.fields.Integer(metadata={"description": "Datasets in the catalogue now (not withdrawn)."})
     requested_at = ma.fields.DateTime(allow_none=True)

@@ -53,7 +53,11 @@ def list_datasets():
     page = catalogue.list_datasets(
         institution=institution or None, q=q or None, withdrawn=withdrawn, page=_int_arg("page")
     )
-    args = {k: v for k, v in {"q": q, "institution": institution, "withdrawn": "1" if withdrawn else ""}.items() if v}
+    args = {
+        k: v
+        for k, v in {"q": q, "institution": institution, "withdrawn": "1" if withdrawn else ""}.items()
+        if v
+    }
     institutions = db.session.execute(select(Institution).order_by(Institution.name)).scalars().all()
     return render_template(
         "demand/catalogue/list.html",
