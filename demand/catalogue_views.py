@@ -100,11 +100,13 @@ def refresh(slug: str):
     institution = _institution_or_404(slug)
     require(current_user, "institution.catalogue.refresh", institution)
     try:
-        _status, queued = catalogue.request_refresh(institution, current_user)
+        status_row, queued = catalogue.request_refresh(institution, current_user)
     except DomainError as exc:
         flash(str(exc.message), "error")
         return redirect(url_for("catalogue.status", slug=institution.slug))
-    if queued:
+    if status_row.state == "error":
+        flash(str(catalogue.ERROR_LABELS.get(status_row.error_code, status_row.error_code)), "error")
+    elif queued:
         flash(_("Pedimos la actualización del catálogo; esta página muestra su avance."), "success")
     else:
         flash(_("El catálogo ya se está actualizando."), "info")
