@@ -370,7 +370,8 @@ def parse_dcat(document: Any) -> list[CatalogueRecord]:
         title = _text(entry.get("title"), 500)
         if source_id is None or title is None:
             continue
-        distributions = [d for d in entry.get("distribution") or [] if isinstance(d, dict)]
+        raw = entry.get("distribution")
+        distributions = [d for d in raw if isinstance(d, dict)] if isinstance(raw, list) else []
         url = _web_url(entry.get("landingPage"))
         for distribution in distributions:
             if url:
@@ -416,6 +417,8 @@ def fetch_ckan(
             records.setdefault(record.source_id, record)
         _too_many(records)
         start += on_page
+        if start > current_app.config["CATALOGUE_MAX_DATASETS"]:
+            raise CatalogueError("too_large", f"more than {start - on_page} datasets announced")
         progress(min(start, count), count)
         if on_page == 0 or start >= count:
             return list(records.values())

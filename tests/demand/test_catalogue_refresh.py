@@ -330,11 +330,24 @@ def test_catalogue_text_is_cleaned(app, ctx, fake):
             "title": "Número",
             "distribution": [{"downloadURL": "ftp://x/y.csv", "format": "csv"}],
         },
+        {"identifier": ["a"], "title": "Id que no es texto"},
+        {"identifier": "rara", "title": {"es": "x"}},
+        {"identifier": "dist", "title": "Distribución rara", "distribution": 5, "modified": "ayer"},
     ]
     institution = dcat_institution(fake)
     assert refresh(institution) == "ok"
     datasets = datasets_of(institution)
-    assert len(datasets) == 2
+    assert len(datasets) == 3
+    assert datasets["dist"].formats is None and datasets["dist"].modified_at is None
     long = next(d for d in datasets.values() if d.title == "Con nulo")
     assert long.source_id.startswith("sha256:") and long.url is None
     assert datasets["42"].url is None and datasets["42"].formats == "CSV"
+
+
+def test_a_ckan_catalogue_announcing_too_much_is_refused(app, ctx, fake):
+    app.config["CATALOGUE_PAGE_SIZE"] = 2
+    app.config["CATALOGUE_MAX_DATASETS"] = 3
+    institution = ckan_institution(fake)
+    assert refresh(institution) == "error"
+    assert db.session.get(CatalogueStatus, institution.id).error_code == "too_large"
+    assert datasets_of(institution) == {}
