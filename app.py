@@ -77,7 +77,8 @@ def _init_extensions(app: Flask) -> None:
 
     # Every model module is imported so metadata (and Alembic) sees the whole schema.
     import accounts.models
-    import demand.models  # noqa: F401
+    import demand.catalogue_models
+    import demand.models
     import events.feed_models  # noqa: F401
     import notifications.models
     from accounts import credentials
@@ -132,6 +133,7 @@ def _init_extensions(app: Flask) -> None:
     init_errors(app)
 
     import accounts.tasks  # noqa: F401 - registers the password-reset and session tasks
+    import demand.catalogue_tasks  # noqa: F401 - registers the catalogue refresh tasks
     import notifications.tasks  # noqa: F401 - registers the outbox tasks
 
 
@@ -140,6 +142,8 @@ def _register_blueprints(app: Flask) -> None:
     from accounts.views import bp as accounts_bp
     from core.api import api
     from core.pages import bp as core_bp
+    from demand.catalogue_api import blp as catalogue_api
+    from demand.catalogue_views import bp as catalogue_bp
     from events.api import blp as events_api
     from events.feed_api import blp as calendars_api
     from events.feeds import bp as calendars_bp
@@ -154,12 +158,14 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts_bp)
     app.register_blueprint(events_bp)
     app.register_blueprint(calendars_bp)
+    app.register_blueprint(catalogue_bp)
     api.register_blueprint(accounts_api)
     api.register_blueprint(events_api)
     register_event_previews()
     connect_home()
     api.register_blueprint(calendars_api)
     api.register_blueprint(notifications_api)
+    api.register_blueprint(catalogue_api)
 
 
 def _register_cli(app: Flask) -> None:

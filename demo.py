@@ -9,6 +9,7 @@ from sqlalchemy import select
 from accounts import services
 from core.extensions import db
 from core.models import Institution, User
+from demand.catalogue_seed import seed_catalogues
 from events.seed import seed_events
 from notifications.seed import seed_notifications
 
@@ -22,6 +23,7 @@ INSTITUTIONS = [
         "government_order": "autonomous",
         "website": "https://www.inegi.org.mx",
         "catalogue_url": "https://www.inegi.org.mx/datosabiertos/",
+        "catalogue_kind": "dcat",
         "description": "Organismo autónomo responsable del Sistema Nacional de Información "
         "Estadística y Geográfica: censos, encuestas y cartografía del país.",
         "liaison": ("enlace.inegi@promueve.example", "Mariana López Ortega", "Enlace-INEGI-2026"),
@@ -33,6 +35,8 @@ INSTITUTIONS = [
         "government_order": "federal",
         "website": "https://www.gob.mx/salud",
         "catalogue_url": "https://datos.gob.mx/busca/organization/salud",
+        "catalogue_kind": "ckan",
+        "catalogue_organization": "salud",
         "description": "Datos abiertos de egresos hospitalarios, recursos en salud, "
         "morbilidad y vigilancia epidemiológica.",
         "liaison": ("enlace.salud@promueve.example", "Jorge Ramírez Cruz", "Enlace-Salud-2026"),
@@ -44,6 +48,8 @@ INSTITUTIONS = [
         "government_order": "federal",
         "website": "https://www.gob.mx/sep",
         "catalogue_url": "https://datos.gob.mx/busca/organization/sep",
+        "catalogue_kind": "ckan",
+        "catalogue_organization": "sep",
         "description": "Estadística educativa: escuelas, matrícula, docentes y resultados "
         "de aprendizaje por ciclo escolar.",
         "liaison": ("enlace.sep@promueve.example", "Lucía Hernández Soto", "Enlace-SEP-2026"),
@@ -55,6 +61,8 @@ INSTITUTIONS = [
         "government_order": "federal",
         "website": "https://www.gob.mx/conagua",
         "catalogue_url": "https://datos.gob.mx/busca/organization/conagua",
+        "catalogue_kind": "ckan",
+        "catalogue_organization": "conagua",
         "description": "Disponibilidad de agua, presas, estaciones climatológicas y monitoreo de sequía.",
         "liaison": ("enlace.conagua@promueve.example", "Andrés Villalobos Peña", "Enlace-CONAGUA-2026"),
     },
@@ -65,6 +73,7 @@ INSTITUTIONS = [
         "government_order": "state",
         "website": "https://www.jalisco.gob.mx",
         "catalogue_url": "https://datos.jalisco.gob.mx",
+        "catalogue_kind": "dcat",
         "description": "Datos abiertos del gobierno estatal: movilidad, seguridad, "
         "presupuesto y obra pública en Jalisco.",
         "liaison": ("enlace.jalisco@promueve.example", "Sofía Navarro Gutiérrez", "Enlace-Jalisco-2026"),
@@ -76,6 +85,8 @@ INSTITUTIONS = [
         "government_order": "state",
         "website": "https://adip.cdmx.gob.mx",
         "catalogue_url": "https://datos.cdmx.gob.mx",
+        "catalogue_kind": "ckan",
+        "catalogue_organization": "agencia-digital-de-innovacion-publica",
         "description": "Portal de datos abiertos de la Ciudad de México: transporte, "
         "servicios urbanos, seguridad y trámites.",
         "liaison": ("enlace.cdmx@promueve.example", "Diego Castañeda Ruiz", "Enlace-CDMX-2026"),
@@ -110,6 +121,7 @@ def seed_demo() -> list[tuple[str, str, str]]:
         if liaison.role_in(institution.id) is None:
             services.add_member(admin, institution, liaison, "liaison")
         accounts.append((spec["acronym"], email, password))
+    seed_catalogues()
     accounts.extend(seed_events())
     seed_notifications([email for _who, email, _password in accounts])
     return accounts

@@ -80,7 +80,39 @@ class InstitutionSchema(ma.Schema):
     )
     timezone = ma.fields.String(load_default=None, validate=SingleLineText())
     website = ma.fields.Url(allow_none=True, validate=[SingleLineText(), ma.validate.Length(max=500)])
-    catalogue_url = ma.fields.Url(allow_none=True, validate=[SingleLineText(), ma.validate.Length(max=500)])
+    catalogue_url = ma.fields.Url(
+        allow_none=True, schemes={"http", "https"}, validate=[SingleLineText(), ma.validate.Length(max=500)]
+    )
+    catalogue_kind = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(["ckan", "dcat"]))
+    catalogue_organization = ma.fields.String(
+        allow_none=True, validate=[SingleLineText(), ma.validate.Length(max=100)]
+    )
+    answer_days = ma.fields.Integer(
+        strict=True,
+        validate=ma.validate.Range(min=1, max=60),
+        metadata={"description": "Mexican working days to give a first answer to a data request."},
+    )
+    description = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=5000))
+
+
+class InstitutionPatchSchema(ma.Schema):
+    """The editable fields of an institution; null clears an optional one."""
+
+    name = ma.fields.String(validate=[SingleLineText(), ma.validate.Length(min=1, max=200)])
+    acronym = ma.fields.String(allow_none=True, validate=[SingleLineText(), ma.validate.Length(max=32)])
+    government_order = ma.fields.String(validate=ma.validate.OneOf([o.value for o in GovernmentOrder]))
+    timezone = ma.fields.String(validate=[SingleLineText(), ma.validate.Length(max=64)])
+    website = ma.fields.Url(
+        allow_none=True, schemes={"http", "https"}, validate=[SingleLineText(), ma.validate.Length(max=500)]
+    )
+    catalogue_url = ma.fields.Url(
+        allow_none=True, schemes={"http", "https"}, validate=[SingleLineText(), ma.validate.Length(max=500)]
+    )
+    catalogue_kind = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(["ckan", "dcat"]))
+    catalogue_organization = ma.fields.String(
+        allow_none=True, validate=[SingleLineText(), ma.validate.Length(max=100)]
+    )
+    answer_days = ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1, max=60))
     description = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=5000))
 
 
@@ -201,6 +233,25 @@ class InstitutionItem(MethodView):
     def get(self, slug: str):
         """One institution (public)."""
         return _institution_or_404(slug)
+
+    @blp.doc(security=SECURED)
+    @blp.arguments(InstitutionPatchSchema)
+    @blp.response(200, InstitutionSchema)
+    @auth_required
+    def patch(self, payload, slug: str):
+        """Edit an institution's details, its catalogue among them (its liaisons, and admins)."""
+        institution = _institution_or_404(slug)
+        _require("institution.edit", institution)
+        if "name" in payload and not (payload["name"] or "").strip():
+            api_abort(422, "The request has invalid fields.", fields={"name": ["The name cannot be empty."]})
+        # null clears an optional field; the service reads "" as "clear" and None as "unchanged".
+        fields = {key: ("" if value is None else value) for key, value in payload.items()}
+        try:
+            services.update_institution(api_user(), institution, **fields)
+        except DomainError as exc:
+            db.session.rollback()
+            _domain_abort(exc)
+        return institution
 
 
 class FollowSchema(ma.Schema):

@@ -189,6 +189,33 @@ class InstitutionForm(FlaskForm):
         ],
         description=_l("Por ejemplo, su página en datos.gob.mx."),
     )
+    catalogue_kind = SelectField(
+        _l("Tipo de catálogo"),
+        choices=lambda: options(
+            [
+                ("", _l("Sin importar sus datos")),
+                ("ckan", _l("CKAN (API de acciones)")),
+                ("dcat", _l("DCAT (data.json)")),
+            ]
+        ),
+        validators=[Optional()],
+        description=_l(
+            "Con el tipo, Promueve trae cada día los conjuntos de datos del catálogo. En DCAT, la dirección "
+            "es la de su data.json (o la del sitio que lo publica en /data.json)."
+        ),
+    )
+    catalogue_organization = StringField(
+        _l("Organización en el catálogo CKAN"),
+        validators=[
+            Optional(),
+            Length(max=100),
+            Regexp(
+                r"^[a-z0-9_-]+$",
+                message=_l("Usa el nombre corto de la organización en CKAN: minúsculas, números, «-» y «_»."),
+            ),
+        ],
+        description=_l("El nombre corto que aparece en la dirección, p. ej. «salud» en /organization/salud."),
+    )
     description = TextAreaField(_l("Descripción"), validators=[Optional(), Length(max=5000)])
     logo = FileField(
         _l("Logotipo (PNG o JPEG, hasta 1 MB; opcional)"),
@@ -197,6 +224,25 @@ class InstitutionForm(FlaskForm):
             FileSize(max_size=1024 * 1024, message=_l("El logotipo no puede pesar más de 1 MB.")),
         ],
     )
+
+    def validate(self, extra_validators=None) -> bool:
+        """Field checks, then the catalogue settings that only make sense together."""
+        valid = super().validate(extra_validators)
+        url = (self.catalogue_url.data or "").strip()
+        if url and not url.lower().startswith(("http://", "https://")) and not self.catalogue_url.errors:
+            self.catalogue_url.errors.append(_l("Escribe una dirección web completa, con https://."))
+            valid = False
+        if self.catalogue_kind.data and not url:
+            self.catalogue_url.errors.append(
+                _l("Escribe la dirección del catálogo para poder traer sus datos.")
+            )
+            valid = False
+        if self.catalogue_kind.data == "ckan" and not (self.catalogue_organization.data or "").strip():
+            self.catalogue_organization.errors.append(
+                _l("En un catálogo CKAN escribe el nombre de la organización.")
+            )
+            valid = False
+        return valid
 
 
 class InviteForm(FlaskForm):

@@ -456,9 +456,73 @@ INSTITUTION_FIELDS = (
     "timezone",
     "website",
     "catalogue_url",
+    "catalogue_kind",
+    "catalogue_organization",
+    "answer_days",
     "description",
 )
-OPTIONAL_INSTITUTION_FIELDS = {"acronym", "website", "catalogue_url", "description"}
+OPTIONAL_INSTITUTION_FIELDS = {
+    "acronym",
+    "website",
+    "catalogue_url",
+    "catalogue_kind",
+    "catalogue_organization",
+    "description",
+}
+CATALOGUE_KINDS = ("ckan", "dcat")
+# CKAN organisation names: lowercase letters, digits, "-" and "_" (they go into a search query).
+CKAN_NAME_RE = re.compile(r"^[a-z0-9_-]{1,100}$")
+MAX_ANSWER_DAYS = 60
+
+
+def _proposed(institution: Institution, fields: dict[str, Any], key: str) -> Any:
+    if fields.get(key) is None:
+        return getattr(institution, key)
+    value = fields[key].strip() if isinstance(fields[key], str) else fields[key]
+    return value or None
+
+
+def _check_catalogue(institution: Institution, fields: dict[str, Any]) -> None:
+    """The catalogue settings must be usable together: an http(s) address, a known kind, and for
+    CKAN the organisation whose datasets are mirrored."""
+    url = _proposed(institution, fields, "catalogue_url")
+    kind = _proposed(institution, fields, "catalogue_kind")
+    organization = _proposed(institution, fields, "catalogue_organization")
+    if url and not re.match(r"^https?://[^\s/]+", url, re.IGNORECASE):
+        raise DomainError(
+            _l("Escribe una dirección web completa, con https://."), field="catalogue_url", status=422
+        )
+    if kind is not None and kind not in CATALOGUE_KINDS:
+        raise DomainError(_l("Elige CKAN o DCAT."), field="catalogue_kind", status=422)
+    if kind and not url:
+        raise DomainError(
+            _l("Escribe la dirección del catálogo para poder traer sus datos."),
+            field="catalogue_url",
+            status=422,
+        )
+    if kind == "ckan" and not organization:
+        raise DomainError(
+            _l("En un catálogo CKAN escribe el nombre de la organización."),
+            field="catalogue_organization",
+            status=422,
+        )
+    if kind == "ckan" and not CKAN_NAME_RE.fullmatch(organization):
+        raise DomainError(
+            _l("Usa el nombre corto de la organización en CKAN: minúsculas, números, «-» y «_»."),
+            field="catalogue_organization",
+            status=422,
+        )
+    answer_days = fields.get("answer_days")
+    if answer_days is not None and (
+        isinstance(answer_days, bool)
+        or not isinstance(answer_days, int)
+        or not 1 <= answer_days <= MAX_ANSWER_DAYS
+    ):
+        raise DomainError(
+            _l("El plazo de respuesta va de 1 a %(n)s días hábiles.", n=MAX_ANSWER_DAYS),
+            field="answer_days",
+            status=422,
+        )
 
 
 def create_institution(actor: User | None, *, slug: str, **fields: Any) -> Institution:
@@ -494,6 +558,7 @@ def _apply_institution_fields(institution: Institution, fields: dict[str, Any]) 
     logo_type = image_type(fields["logo"]) if fields.get("logo") is not None else None
     if "timezone" in fields and fields["timezone"] and not is_valid_timezone(fields["timezone"]):
         raise DomainError(_l("Elige una zona horaria válida."), field="timezone", status=422)
+    _check_catalogue(institution, fields)
     for key in INSTITUTION_FIELDS:
         if fields.get(key) is None:
             continue

@@ -425,6 +425,8 @@ def _institution_fields(form: InstitutionForm) -> dict:
         "timezone": form.timezone.data,
         "website": form.website.data or "",
         "catalogue_url": form.catalogue_url.data or "",
+        "catalogue_kind": form.catalogue_kind.data or "",
+        "catalogue_organization": form.catalogue_organization.data or "",
         "description": form.description.data or "",
     }
     upload = form.logo.data

@@ -7,6 +7,7 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
+from celery.schedules import crontab
 from dotenv import load_dotenv
 
 EMBEDDED_REDIS_PORT = 6390
@@ -146,6 +147,17 @@ def load_config(instance_path: str) -> dict:
         "DIGEST_HOUR": int(env.get("DIGEST_HOUR", 8)),
         "IN_APP_RETENTION_DAYS": int(env.get("IN_APP_RETENTION_DAYS", 180)),
         "UNSUBSCRIBE_LINK_MAX_AGE": int(timedelta(days=730).total_seconds()),
+        # Catalogue mirror: fetches refuse private/loopback addresses unless allowed (development,
+        # tests); per-response time and size limits, redirects, CKAN page size, a cap on datasets,
+        # a whole-refresh time budget and when a queued/running refresh is presumed lost.
+        "CATALOGUE_ALLOW_PRIVATE": _bool(env.get("CATALOGUE_ALLOW_PRIVATE"), False),
+        "CATALOGUE_TIMEOUT": float(env.get("CATALOGUE_TIMEOUT", 20)),
+        "CATALOGUE_MAX_BYTES": int(env.get("CATALOGUE_MAX_BYTES", 32 * 1024 * 1024)),
+        "CATALOGUE_MAX_REDIRECTS": int(env.get("CATALOGUE_MAX_REDIRECTS", 3)),
+        "CATALOGUE_PAGE_SIZE": int(env.get("CATALOGUE_PAGE_SIZE", 100)),
+        "CATALOGUE_MAX_DATASETS": int(env.get("CATALOGUE_MAX_DATASETS", 20000)),
+        "CATALOGUE_RUN_SECONDS": int(env.get("CATALOGUE_RUN_SECONDS", 900)),
+        "CATALOGUE_STALE_AFTER_SECONDS": int(env.get("CATALOGUE_STALE_AFTER_SECONDS", 1800)),
         # Celery: JSON only, late acks, beat schedule here.
         "CELERY": {
             "broker_url": redis_url,
@@ -187,6 +199,11 @@ def load_config(instance_path: str) -> dict:
                 "purge-ended-sessions": {
                     "task": "accounts.purge_sessions",
                     "schedule": 3600.0,
+                },
+                # 09:15 UTC is 03:15 in Mexico City: catalogues are quiet.
+                "refresh-catalogues": {
+                    "task": "demand.refresh_all_catalogues",
+                    "schedule": crontab(hour=9, minute=15),
                 },
             },
             "timezone": "UTC",

@@ -91,6 +91,8 @@ os.environ.update(
         "ARGON2_PARALLELISM": "1",
         "RATELIMIT_KEY_PREFIX": "promueve-test",
         "BASE_URL": "http://promueve.test",
+        # The fake catalogue servers of the tests listen on 127.0.0.1.
+        "CATALOGUE_ALLOW_PRIVATE": "1",
     }
 )
 os.environ.pop("FLASK_ENV", None)
