@@ -208,6 +208,7 @@ class InstitutionForm(FlaskForm):
         _l("Organización en el catálogo CKAN"),
         validators=[
             Optional(),
+            SingleLine(),
             Length(max=100),
             Regexp(
                 r"^[a-z0-9_-]+$",
