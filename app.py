@@ -70,6 +70,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def _init_extensions(app: Flask) -> None:
     # Every model module is imported so metadata (and Alembic) sees the whole schema.
     import accounts.models  # noqa: F401
+    import challenges.models
     import demand.models  # noqa: F401
     import events.feed_models  # noqa: F401
     import notifications.models
@@ -115,12 +116,15 @@ def _init_extensions(app: Flask) -> None:
     celery_init_app(app)
     init_errors(app)
 
+    import challenges.tasks  # noqa: F401 - registers the open/close task
     import notifications.tasks  # noqa: F401 - registers the outbox tasks
 
 
 def _register_blueprints(app: Flask) -> None:
     from accounts.api import blp as accounts_api
     from accounts.views import bp as accounts_bp
+    from challenges.api import blp as challenges_api
+    from challenges.views import bp as challenges_bp
     from core.api import api
     from core.pages import bp as core_bp
     from events.api import blp as events_api
@@ -140,6 +144,8 @@ def _register_blueprints(app: Flask) -> None:
     api.register_blueprint(events_api)
     register_event_previews()
     api.register_blueprint(calendars_api)
+    app.register_blueprint(challenges_bp)
+    api.register_blueprint(challenges_api)
     api.register_blueprint(notifications_api)
 
 
