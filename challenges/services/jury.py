@@ -347,11 +347,12 @@ def assign(actor: User | None, challenge: Challenge, per_submission: Any, seed: 
     if challenge.panel_locked_at is not None:
         raise DomainError(_l("El panel ya está cerrado."), code="panel_locked")
     plan = plan_assignment(challenge.id, per_submission, seed)
-    scored = set(
-        db.session.execute(
+    scored = {
+        (juror_id, submission_id)
+        for juror_id, submission_id in db.session.execute(
             select(Score.juror_id, Score.submission_id).where(Score.challenge_id == challenge.id)
-        ).tuples()
-    )
+        )
+    }
     existing = {
         (a.juror_id, a.submission_id): a
         for a in db.session.execute(
@@ -617,7 +618,7 @@ def ranking(challenge: Challenge) -> list[RankingRow]:
             select(CommunityVote.submission_id, func.count())
             .where(CommunityVote.challenge_id == challenge.id)
             .group_by(CommunityVote.submission_id)
-        ).tuples()
+        ).all()
     )
     rows: list[RankingRow] = []
     for submission in submissions:
