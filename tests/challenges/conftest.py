@@ -6,17 +6,23 @@ from __future__ import annotations
 import pytest
 from flask import g, has_app_context
 from flask.testing import FlaskClient
+from flask_babel import refresh
+
+
+def _forget_request_state() -> None:
+    if has_app_context():
+        for name in ("api_user", "_login_user"):
+            g.pop(name, None)
+        refresh()
 
 
 class FreshUserClient(FlaskClient):
     def open(self, *args, **kwargs):
-        if has_app_context():
-            g.pop("api_user", None)
+        _forget_request_state()
         try:
             return super().open(*args, **kwargs)
         finally:
-            if has_app_context():
-                g.pop("api_user", None)
+            _forget_request_state()
 
 
 @pytest.fixture
