@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
-from challenges import services
+from challenges import forms, services
 from challenges.models import (
     Challenge,
     ChallengeStatus,
@@ -72,31 +72,6 @@ def _attempt(func, *args, success: str | None = None, **kwargs):
     return result
 
 
-def _lines(text: str) -> list[str]:
-    return [line.strip() for line in (text or "").splitlines() if line.strip()]
-
-
-def _rubric_from(text: str) -> list[dict[str, Any]]:
-    rubric = []
-    for line in _lines(text):
-        name, _sep, weight = line.rpartition("|")
-        if not _sep:
-            name, weight = line, ""
-        rubric.append({"criterion": name.strip(), "weight": weight.strip() or None})
-    return rubric
-
-
-def _datasets_from(text: str) -> list[dict[str, Any]]:
-    datasets = []
-    for line in _lines(text):
-        if line.isdigit():
-            datasets.append({"dataset": int(line)})
-            continue
-        title, _sep, url = line.rpartition("|")
-        datasets.append({"title": title.strip(), "url": (url if _sep else line).strip()})
-    return datasets
-
-
 def _local(value, zone: str) -> str:
     return to_zone(value, zone).strftime("%Y-%m-%dT%H:%M") if value else ""
 
@@ -156,32 +131,6 @@ def detail(challenge_id: int):
     )
 
 
-def _form_data(form) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "title": form.get("title", ""),
-        "summary": form.get("summary", ""),
-        "problem": form.get("problem", ""),
-        "expected_outcomes": form.get("expected_outcomes", ""),
-        "eligibility": form.get("eligibility", ""),
-        "prizes": form.get("prizes", ""),
-        "categories": form.get("categories", ""),
-        "terms": form.get("terms", ""),
-        "timezone": form.get("timezone") or None,
-        "opens_at": form.get("opens_at", ""),
-        "closes_at": form.get("closes_at", ""),
-        "scores_due_at": form.get("scores_due_at") or None,
-        "team_min": form.get("team_min") or 1,
-        "team_max": form.get("team_max") or 5,
-        "submission_limit": form.get("submission_limit") or 1,
-        "jurors_per_submission": form.get("jurors_per_submission") or 3,
-        "community_vote": form.get("community_vote") == "y",
-        "rubric": _rubric_from(form.get("rubric", "")),
-        "datasets": _datasets_from(form.get("datasets", "")),
-        "event": form.get("event") or None,
-    }
-    return data
-
-
 def _render_form(challenge: Challenge | None, values: dict[str, Any], errors: dict[str, str], institution):
     return render_template(
         "challenges/form.html",
@@ -207,7 +156,9 @@ def create():
     errors: dict[str, str] = {}
     if request.method == "POST":
         try:
-            challenge = services.create_challenge(current_user, institution, _form_data(request.form))
+            challenge = services.create_challenge(
+                current_user, institution, forms.challenge_data(request.form)
+            )
         except DomainError as exc:
             db.session.rollback()
             errors[exc.field or "form"] = str(exc.message)
@@ -252,7 +203,7 @@ def edit(challenge_id: int):
         }
     errors: dict[str, str] = {}
     if request.method == "POST":
-        data = _form_data(request.form)
+        data = forms.challenge_data(request.form)
         if challenge.status not in (ChallengeStatus.draft, ChallengeStatus.published):
             for name in ("team_min", "team_max", "submission_limit", "rubric", "opens_at"):
                 data.pop(name, None)
@@ -552,15 +503,7 @@ def submit(team_id: int, submission_id: int | None = None):
     errors: dict[str, str] = {}
     if request.method == "POST":
         values = dict(request.form)
-        data = {
-            "title": request.form.get("title", ""),
-            "summary": request.form.get("summary", ""),
-            "repository_url": request.form.get("repository_url", ""),
-            "demo_url": request.form.get("demo_url") or None,
-            "licence": request.form.get("licence", ""),
-            "datasets": _datasets_from(request.form.get("datasets", "")),
-            "accept_terms": request.form.get("accept_terms") == "y",
-        }
+        data = forms.submission_data(request.form)
         try:
             version = services.submit(current_user, team, data, _uploads(), submission=submission)
         except DomainError as exc:
@@ -793,13 +736,7 @@ def propose():
     if request.method == "POST":
         file = request.files.get("screenshot")
         upload = services.Upload(file.filename or "", file.read()) if file and file.filename else None
-        data = {
-            "kind": request.form.get("kind", ""),
-            "title": request.form.get("title", ""),
-            "url": request.form.get("url", ""),
-            "description": request.form.get("description", ""),
-            "datasets": _datasets_from(request.form.get("datasets", "")),
-        }
+        data = forms.showcase_data(request.form)
         try:
             item = services.propose(current_user, data, upload)
         except DomainError as exc:
