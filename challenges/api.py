@@ -467,6 +467,16 @@ def _team_or_404(team_id: int) -> Team:
     return team
 
 
+def _team_to_submit_for(team_id: int) -> Team:
+    """The team row with its challenge (submitting needs no more than that)."""
+    from sqlalchemy.orm import joinedload
+
+    team = db.session.get(Team, team_id, options=[joinedload(Team.challenge)])
+    if team is None or not may_view(api_user(), team.challenge):
+        api_abort(404, "No such team.")
+    return team
+
+
 def _submission_or_404(submission_id: int) -> Submission:
     submission = services.get_submission(submission_id)
     if submission is None:
@@ -716,7 +726,7 @@ class Submissions(MethodView):
     @auth_required
     def post(self, payload, team_id: int):
         """A new solution (version 1); the per-team limit counts solutions."""
-        team = _team_or_404(team_id)
+        team = _team_to_submit_for(team_id)
         version = _run(services.submit, api_user(), team, payload)
         return _created(version)
 

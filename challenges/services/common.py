@@ -247,10 +247,10 @@ def get_submission(submission_id: int) -> Submission | None:
 
 
 def lock_challenge(challenge_id: int, *, shared: bool = False) -> Challenge:
-    """The challenge row, re-read under a row lock (FOR SHARE lets submissions run side by
-    side while a close or a moved deadline, which take FOR UPDATE, waits for them)."""
+    """The challenge row, re-read under a row lock. `shared` (FOR KEY SHARE) lets submissions
+    run side by side while a close or a moved deadline, which take FOR UPDATE, waits for them."""
     query = select(Challenge).where(Challenge.id == challenge_id).execution_options(populate_existing=True)
-    query = query.with_for_update(read=shared)
+    query = query.with_for_update(read=shared, key_share=shared)
     challenge = db.session.execute(query).scalar_one_or_none()
     if challenge is None:
         raise DomainError(_l("Este reto ya no existe."), status=404)

@@ -209,10 +209,12 @@ def submit(
         team = lock_team(team.id)
         if not window_open(challenge):
             raise _closed()
-        members = db.session.execute(
-            select(func.count()).select_from(TeamMember).where(TeamMember.team_id == team.id)
-        ).scalar_one()
-        if members < challenge.team_min:
+        if challenge.team_min > 1 and (
+            db.session.execute(
+                select(func.count()).select_from(TeamMember).where(TeamMember.team_id == team.id)
+            ).scalar_one()
+            < challenge.team_min
+        ):
             raise DomainError(
                 _l("El reto pide equipos de al menos %(n)s personas.", n=challenge.team_min),
                 code="team_too_small",
