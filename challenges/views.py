@@ -29,6 +29,18 @@ from core.timeutil import mexican_timezones, to_zone
 bp = Blueprint("challenges", __name__, template_folder="templates")
 
 
+@bp.app_template_global("hosted_challenges")
+def hosted_challenges(event_id: int) -> list[Challenge]:
+    """The public challenges a datathon hosts (for the event page)."""
+    return list(
+        db.session.execute(
+            select(Challenge)
+            .where(Challenge.event_id == event_id, Challenge.status != ChallengeStatus.draft)
+            .order_by(Challenge.id)
+        ).scalars()
+    )
+
+
 def _labels() -> dict[str, Any]:
     return {
         "status_labels": services.STATUS_LABELS,

@@ -15,7 +15,7 @@ from challenges.models import Challenge, ShowcaseItem, ShowcaseStatus, Submissio
 from core.extensions import db
 from core.timeutil import to_zone, utcnow
 from demand.models import Dataset
-from tests.challenges.helpers import make_challenge, submission_data
+from tests.challenges.helpers import bearer, make_challenge, submission_data
 from tests.factories import login, make_institution, make_liaison, make_user
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -200,11 +200,37 @@ def test_showcase_proposal_review_and_filters(client, ctx, app, tmp_path):
     shot = client.get(f"/apps/{item.id}/screenshot")
     assert shot.status_code == 200 and shot.mimetype == "image/png"
     # Through the API too (signed-in person; pending until reviewed).
-    from tests.challenges.helpers import bearer
-
     created = client.post(
         "/api/v1/showcase",
         json={"kind": "tool", "title": "Limpiador", "url": "https://herramienta.example.org"},
         headers=bearer(author),
     )
     assert created.status_code == 201 and created.get_json()["status"] == "pending"
+
+
+def test_a_hosted_challenge_is_linked_from_its_datathon(client, ctx):
+    from tests.factories import make_event
+
+    institution = make_institution("semovi")
+    datathon = make_event(institution, title="Datatón de movilidad")
+    challenge = make_challenge(institution, event=datathon.id)
+    page = client.get(f"/events/{datathon.id}").get_data(as_text=True)
+    assert f"/challenges/{challenge.id}" in page and "Retos de este datatón" in page
+    detail = client.get(f"/challenges/{challenge.id}").get_data(as_text=True)
+    assert f"/events/{datathon.id}" in detail
+    dialogue = make_event(institution, kind="dialogue_table", title="Mesa")
+    response = client.post(
+        "/api/v1/challenges",
+        json={
+            "institution": "semovi",
+            "title": "x",
+            "problem": "y",
+            "terms": "z",
+            "event": dialogue.id,
+            "opens_at": "2030-01-01T00:00:00",
+            "closes_at": "2030-02-01T00:00:00",
+            "rubric": [{"criterion": "a", "weight": 1}],
+        },
+        headers=bearer(make_liaison(institution)),
+    )
+    assert response.status_code == 422 and "event" in response.get_json()["error"]["fields"]
