@@ -33,6 +33,7 @@ from notifications.services import (
     RenderedReminder,
     cancel_scheduled,
     notify,
+    register_preview,
     register_renderer,
     schedule,
 )
@@ -323,3 +324,27 @@ def render_jury_reminder(row: ScheduledNotification) -> RenderedReminder | None:
 
 register_renderer(DEADLINE_KIND, render_deadline)
 register_renderer(JURY_KIND, render_jury_reminder)
+
+
+def _preview_sample() -> dict[str, Any]:
+    return {
+        "lines": [
+            _l(
+                "Tu equipo «%(team)s» todavía no envía una solución a «%(title)s».",
+                team="Ruta Clara",
+                title="Reto de movilidad segura",
+            ),
+            _l("El reto cierra el %(when)s.", when="9 dic 2026, 18:00 CST"),
+        ],
+        "url": "https://promueve.example/challenges/1",
+        "challenge_title": "Reto de movilidad segura",
+        "institution_name": "Agencia Digital de Innovación Pública",
+    }
+
+
+register_preview(
+    "challenges/email/notice",
+    subject=_l("Cierra pronto: «%(title)s»", title="Reto de movilidad segura"),
+    sample=_preview_sample,
+    category=Category.challenges,
+)
