@@ -77,6 +77,7 @@ def _init_extensions(app: Flask) -> None:
 
     # Every model module is imported so metadata (and Alembic) sees the whole schema.
     import accounts.models
+    import challenges.models
     import demand.catalogue_models
     import demand.models
     import events.feed_models  # noqa: F401
@@ -133,6 +134,7 @@ def _init_extensions(app: Flask) -> None:
     init_errors(app)
 
     import accounts.tasks  # noqa: F401 - registers the password-reset and session tasks
+    import challenges.tasks  # noqa: F401 - registers the open/close task
     import demand.catalogue_tasks  # noqa: F401 - registers the catalogue refresh tasks
     import notifications.tasks  # noqa: F401 - registers the outbox tasks
 
@@ -140,6 +142,8 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from accounts.api import blp as accounts_api
     from accounts.views import bp as accounts_bp
+    from challenges.api import blp as challenges_api
+    from challenges.views import bp as challenges_bp
     from core.api import api
     from core.pages import bp as core_bp
     from demand.catalogue_api import blp as catalogue_api
@@ -164,6 +168,8 @@ def _register_blueprints(app: Flask) -> None:
     register_event_previews()
     connect_home()
     api.register_blueprint(calendars_api)
+    app.register_blueprint(challenges_bp)
+    api.register_blueprint(challenges_api)
     api.register_blueprint(notifications_api)
     api.register_blueprint(catalogue_api)
 

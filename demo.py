@@ -7,6 +7,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from accounts import services
+from challenges.seed import seed_challenges
 from core.extensions import db
 from core.models import Institution, User
 from demand.catalogue_seed import seed_catalogues
@@ -123,6 +124,7 @@ def seed_demo() -> list[tuple[str, str, str]]:
         accounts.append((spec["acronym"], email, password))
     seed_catalogues()
     accounts.extend(seed_events())
+    accounts.extend(seed_challenges())
     seed_notifications([email for _who, email, _password in accounts])
     return accounts
 

@@ -192,6 +192,10 @@ def load_config(instance_path: str) -> dict:
                     "task": "notifications.send_digests",
                     "schedule": 60.0,
                 },
+                "open-and-close-challenges": {
+                    "task": "challenges.open_and_close",
+                    "schedule": 60.0,
+                },
                 "purge-old-notifications": {
                     "task": "notifications.purge",
                     "schedule": 3600.0,
