@@ -28,6 +28,7 @@ from core.models import Institution
 from core.permissions import can
 from core.timeutil import to_zone
 from core.urls import external_url
+from core.validation import SingleLineText
 
 blp = ApiBlueprint(
     "challenges_api",
@@ -47,31 +48,34 @@ class DatasetRefSchema(ma.Schema):
         validate=ma.validate.Range(min=1, max=2**31 - 1),
         metadata={"description": "A catalogue dataset id; otherwise give title and url."},
     )
-    title = ma.fields.String(validate=ma.validate.Length(max=500))
-    url = ma.fields.Url(validate=ma.validate.Length(max=500), schemes={"http", "https"})
+    title = ma.fields.String(validate=[SingleLineText(), ma.validate.Length(max=500)])
+    url = ma.fields.Url(validate=[SingleLineText(), ma.validate.Length(max=500)], schemes={"http", "https"})
 
 
 class CriterionSchema(ma.Schema):
-    criterion = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
+    criterion = ma.fields.String(
+        required=True, validate=[SingleLineText(), ma.validate.Length(min=1, max=120)]
+    )
     weight = ma.fields.Float(required=True, validate=ma.validate.Range(min=0, min_inclusive=False, max=1000))
     description = ma.fields.String(validate=ma.validate.Length(max=1000))
 
 
 class ChallengeInSchema(ma.Schema):
-    institution = ma.fields.String(required=True, validate=ma.validate.Length(max=64))
-    title = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    institution = ma.fields.String(required=True, validate=[SingleLineText(), ma.validate.Length(max=64)])
+    title = ma.fields.String(required=True, validate=[SingleLineText(), ma.validate.Length(min=1, max=200)])
     summary = ma.fields.String(validate=ma.validate.Length(max=500))
     problem = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=20000))
     expected_outcomes = ma.fields.String(validate=ma.validate.Length(max=20000))
     eligibility = ma.fields.String(validate=ma.validate.Length(max=20000))
     prizes = ma.fields.String(validate=ma.validate.Length(max=20000))
     categories = ma.fields.List(
-        ma.fields.String(validate=ma.validate.Length(max=60)), validate=ma.validate.Length(max=12)
+        ma.fields.String(validate=[SingleLineText(), ma.validate.Length(max=60)]),
+        validate=ma.validate.Length(max=12),
     )
     terms = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100000))
     opens_at = ma.fields.DateTime(required=True)
     closes_at = ma.fields.DateTime(required=True)
-    timezone = ma.fields.String(validate=ma.validate.Length(max=64))
+    timezone = ma.fields.String(validate=[SingleLineText(), ma.validate.Length(max=64)])
     team_min = ma.fields.Integer(validate=ma.validate.Range(min=1, max=50))
     team_max = ma.fields.Integer(validate=ma.validate.Range(min=1, max=50))
     submission_limit = ma.fields.Integer(validate=ma.validate.Range(min=1, max=20))
@@ -125,7 +129,7 @@ class ChallengeCancelSchema(ma.Schema):
 
 
 class TeamInSchema(ma.Schema):
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
+    name = ma.fields.String(required=True, validate=[SingleLineText(), ma.validate.Length(min=1, max=120)])
 
 
 class TeamCreatedSchema(ma.Schema):
@@ -135,16 +139,18 @@ class TeamCreatedSchema(ma.Schema):
 
 
 class JoinSchema(ma.Schema):
-    invite_token = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=500))
+    invite_token = ma.fields.String(
+        required=True, validate=[SingleLineText(), ma.validate.Length(min=1, max=500)]
+    )
 
 
 class InviteSchema(ma.Schema):
-    email = ma.fields.String(required=True, validate=ma.validate.Length(min=3, max=254))
+    email = ma.fields.String(required=True, validate=[SingleLineText(), ma.validate.Length(min=3, max=254)])
 
 
 class TeamPatchSchema(ma.Schema):
-    legal_name = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=300))
-    rfc = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=20))
+    legal_name = ma.fields.String(allow_none=True, validate=[SingleLineText(), ma.validate.Length(max=300)])
+    rfc = ma.fields.String(allow_none=True, validate=[SingleLineText(), ma.validate.Length(max=20)])
 
 
 class TeamSchema(ma.Schema):
@@ -160,13 +166,15 @@ class TeamSchema(ma.Schema):
 
 
 class SubmissionInSchema(ma.Schema):
-    title = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    title = ma.fields.String(required=True, validate=[SingleLineText(), ma.validate.Length(min=1, max=200)])
     summary = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=5000))
     repository_url = ma.fields.Url(
-        required=True, validate=ma.validate.Length(max=500), schemes={"http", "https"}
+        required=True, validate=[SingleLineText(), ma.validate.Length(max=500)], schemes={"http", "https"}
     )
-    demo_url = ma.fields.Url(allow_none=True, validate=ma.validate.Length(max=500), schemes={"http", "https"})
-    licence = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
+    demo_url = ma.fields.Url(
+        allow_none=True, validate=[SingleLineText(), ma.validate.Length(max=500)], schemes={"http", "https"}
+    )
+    licence = ma.fields.String(required=True, validate=[SingleLineText(), ma.validate.Length(min=1, max=64)])
     datasets = ma.fields.List(ma.fields.Nested(DatasetRefSchema), validate=ma.validate.Length(max=30))
     accept_terms = ma.fields.Boolean(required=True)
 
@@ -205,7 +213,7 @@ class ClarificationSchema(ma.Schema):
 
 
 class JurorInSchema(ma.Schema):
-    email = ma.fields.String(required=True, validate=ma.validate.Length(min=3, max=254))
+    email = ma.fields.String(required=True, validate=[SingleLineText(), ma.validate.Length(min=3, max=254)])
 
 
 class JurorSchema(ma.Schema):
@@ -289,7 +297,7 @@ class ResultsSchema(ma.Schema):
 
 class AwardItemSchema(ma.Schema):
     team = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=2**31 - 1))
-    award = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    award = ma.fields.String(required=True, validate=[SingleLineText(), ma.validate.Length(min=1, max=200)])
 
 
 class AwardsSchema(ma.Schema):
@@ -304,8 +312,10 @@ class VoteInSchema(ma.Schema):
 
 class ShowcaseInSchema(ma.Schema):
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf([k.value for k in ShowcaseKind]))
-    title = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
-    url = ma.fields.Url(required=True, validate=ma.validate.Length(max=500), schemes={"http", "https"})
+    title = ma.fields.String(required=True, validate=[SingleLineText(), ma.validate.Length(min=1, max=200)])
+    url = ma.fields.Url(
+        required=True, validate=[SingleLineText(), ma.validate.Length(max=500)], schemes={"http", "https"}
+    )
     description = ma.fields.String(load_default="", validate=ma.validate.Length(max=5000))
     datasets = ma.fields.List(ma.fields.Nested(DatasetRefSchema), validate=ma.validate.Length(max=30))
 
