@@ -18,6 +18,7 @@ from tests.factories import (
     make_user,
     read_mails,
     run_queued_tasks,
+    without_csrf,
 )
 
 GOOD = {
@@ -200,7 +201,9 @@ def test_reset_request_does_not_reveal_whether_an_account_exists(app, client, ma
         make_user("luis@example.org")
     known = client.post("/password/forgot", data={"email": "luis@example.org"}).get_data(as_text=True)
     unknown = client.post("/password/forgot", data={"email": "nadie@example.org"}).get_data(as_text=True)
-    assert known.replace("luis@example.org", "X") == unknown.replace("nadie@example.org", "X")
+    assert without_csrf(known.replace("luis@example.org", "X")) == without_csrf(
+        unknown.replace("nadie@example.org", "X")
+    )
     with app.app_context():
         run_queued_tasks()  # the worker's part: only the known address gets a message
         assert deliver_outbox() == 1

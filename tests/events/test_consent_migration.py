@@ -12,8 +12,16 @@ from sqlalchemy import create_engine, text
 from app import create_app
 from tests.conftest import ROOT, TEST_CONFIG
 
-BEFORE = "6e0a2b4c5d73"
 REVISION = "a0c0bb152d7f"
+
+
+def _revision_before(revision: str) -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(ROOT / "migrations")).get_revision(revision).down_revision
+
+
+BEFORE = _revision_before(REVISION)
 
 
 def _event_row(conn, event_id: int, status: str, published_at: str | None, reason: str | None = None) -> None:
