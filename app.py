@@ -70,7 +70,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def _init_extensions(app: Flask) -> None:
     # Every model module is imported so metadata (and Alembic) sees the whole schema.
     import accounts.models  # noqa: F401
-    import demand.models  # noqa: F401
+    import demand.models
     import events.feed_models  # noqa: F401
     import notifications.models
     from core.api import api
@@ -115,6 +115,8 @@ def _init_extensions(app: Flask) -> None:
     celery_init_app(app)
     init_errors(app)
 
+    import demand.permissions
+    import demand.tasks  # noqa: F401 - registers the demand tasks and deadline reminders
     import notifications.tasks  # noqa: F401 - registers the outbox tasks
 
 
@@ -123,6 +125,8 @@ def _register_blueprints(app: Flask) -> None:
     from accounts.views import bp as accounts_bp
     from core.api import api
     from core.pages import bp as core_bp
+    from demand.api import blp as demand_api
+    from demand.views import bp as demand_bp
     from events.api import blp as events_api
     from events.feed_api import blp as calendars_api
     from events.feeds import bp as calendars_bp
@@ -136,11 +140,61 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts_bp)
     app.register_blueprint(events_bp)
     app.register_blueprint(calendars_bp)
+    app.register_blueprint(demand_bp)
     api.register_blueprint(accounts_api)
     api.register_blueprint(events_api)
     register_event_previews()
     api.register_blueprint(calendars_api)
     api.register_blueprint(notifications_api)
+    api.register_blueprint(demand_api)
+    _wire_dataset_usage()
+
+
+def _wire_dataset_usage() -> None:
+    """Dataset pages (demand) list the events and stories that used a dataset (events).
+
+    Demand must not import events, so the top floor hands it a provider.
+    """
+    from sqlalchemy import func, or_
+
+    from core.extensions import db
+    from demand.services import register_dataset_usage
+    from events.models import Event, EventDataset, EventStatus, StoryDataset, SuccessStory
+
+    def used_in_events_and_stories(url: str | None, title: str) -> list[dict]:
+        def matches(model):
+            conditions = [func.lower(model.title) == title.strip().lower()]
+            if url:
+                conditions.append(model.url == url)
+            return or_(*conditions)
+
+        found = [
+            {"kind": "event", "title": event.title, "url": f"/events/{event.id}"}
+            for event in db.session.execute(
+                select(Event)
+                .join(EventDataset, EventDataset.event_id == Event.id)
+                .where(
+                    matches(EventDataset), Event.status.in_([EventStatus.published, EventStatus.completed])
+                )
+                .distinct()
+                .order_by(Event.starts_at.desc())
+                .limit(50)
+            ).scalars()
+        ]
+        found.extend(
+            {"kind": "story", "title": story.title, "url": f"/stories/{story.id}"}
+            for story in db.session.execute(
+                select(SuccessStory)
+                .join(StoryDataset, StoryDataset.story_id == SuccessStory.id)
+                .where(matches(StoryDataset), SuccessStory.published_at.is_not(None))
+                .distinct()
+                .order_by(SuccessStory.published_at.desc())
+                .limit(50)
+            ).scalars()
+        )
+        return found
+
+    register_dataset_usage("events", used_in_events_and_stories)
 
 
 def _register_cli(app: Flask) -> None:

@@ -142,6 +142,8 @@ def load_config(instance_path: str) -> dict:
         "DIGEST_HOUR": int(env.get("DIGEST_HOUR", 8)),
         "IN_APP_RETENTION_DAYS": int(env.get("IN_APP_RETENTION_DAYS", 180)),
         "UNSUBSCRIBE_LINK_MAX_AGE": int(timedelta(days=730).total_seconds()),
+        # Demand: comments per person (Flask-Limiter syntax).
+        "LIMIT_COMMENTS_PER_PERSON": env.get("LIMIT_COMMENTS_PER_PERSON", "5 per minute;50 per day"),
         # Celery: JSON only, late acks, beat schedule here.
         "CELERY": {
             "broker_url": redis_url,
@@ -178,6 +180,11 @@ def load_config(instance_path: str) -> dict:
                 },
                 "purge-old-notifications": {
                     "task": "notifications.purge",
+                    "schedule": 3600.0,
+                },
+                # Demand: overdue commitments, link checks, every institution's report, digests.
+                "demand-hourly": {
+                    "task": "demand.hourly",
                     "schedule": 3600.0,
                 },
             },

@@ -1,0 +1,499 @@
+"""Demand aggregated back to institutions: ranked reports stored as snapshots, the weekly
+digest to liaisons, CSV/JSON export, and the public accountability figures.
+
+The aggregation reads each signal once per question asked of it, in SQL: per item
+(sources and trend windows), per breakdown (sector, state, intended use — in one scan
+with GROUPING SETS on PostgreSQL) and unique supporters. Published breakdowns go
+through `demand.suppression`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import io
+import statistics
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import holidays
+from flask_babel import LazyString
+from flask_babel import gettext as _
+from sqlalchemy import and_, case, func, select, text
+
+from core.choices import SECTOR_LABELS
+from core.extensions import db
+from core.models import Institution, User
+from core.timeutil import to_zone, utcnow
+from core.urls import external_url
+from demand.deadlines import is_working_day
+from demand.labels import INTENDED_USE_LABELS, SOURCE_LABELS, STATUS_LABELS
+from demand.models import (
+    DemandAnswer,
+    DemandItem,
+    DemandReport,
+    DemandSignal,
+    DemandStatus,
+    NonWorkingDay,
+    SignalSource,
+)
+from demand.suppression import DEFAULT_THRESHOLD, suppress
+from notifications.models import Category
+from notifications.services import notify
+
+RANKED_ITEMS = 100
+DIMENSIONS = ("sector", "state", "intended_use")
+NOT_STATED = "not_stated"
+SOURCES = [s.value for s in SignalSource]
+SUPPORTER_SOURCES = (SignalSource.request.value, SignalSource.support.value)
+DIGEST_WEEKDAY = 0  # Monday, in the liaison's zone
+DIGEST_HOUR = 8
+
+
+def _windows(now: datetime) -> dict[str, tuple[datetime, datetime]]:
+    return {
+        "last_7": (now - timedelta(days=7), now),
+        "previous_7": (now - timedelta(days=14), now - timedelta(days=7)),
+        "last_30": (now - timedelta(days=30), now),
+        "previous_30": (now - timedelta(days=60), now - timedelta(days=30)),
+    }
+
+
+def _weight_when(condition) -> Any:
+    return func.coalesce(func.sum(case((condition, DemandSignal.weight), else_=0)), 0)
+
+
+def _per_item(now: datetime, institution_id: int | None) -> list[Any]:
+    """One row per item with signals: sums by source and by trend window."""
+    columns = [
+        DemandItem.institution_id,
+        DemandItem.id,
+        func.sum(DemandSignal.weight).label("total"),
+        *[_weight_when(DemandSignal.source == source).label(source) for source in SOURCES],
+        *[
+            _weight_when(and_(DemandSignal.created_at >= start, DemandSignal.created_at < end)).label(name)
+            for name, (start, end) in _windows(now).items()
+        ],
+    ]
+    query = (
+        select(*columns)
+        .join(DemandItem, DemandItem.id == DemandSignal.item_id)
+        .where(DemandItem.status != DemandStatus.merged)
+        .group_by(DemandItem.institution_id, DemandItem.id)
+    )
+    if institution_id is not None:
+        query = query.where(DemandItem.institution_id == institution_id)
+    return list(db.session.execute(query))
+
+
+def _breakdowns(institution_id: int | None) -> dict[int, dict[str, dict[str, int]]]:
+    """Signal weight per institution by sector, state and intended use ("not_stated" if none)."""
+    result: dict[int, dict[str, dict[str, int]]] = defaultdict(lambda: {d: {} for d in DIMENSIONS})
+    where = "i.status <> 'merged'" + (" AND i.institution_id = :inst" if institution_id is not None else "")
+    params = {"inst": institution_id} if institution_id is not None else {}
+    if db.engine.dialect.name == "postgresql":
+        sql = text(
+            "SELECT i.institution_id, s.sector, s.state, s.intended_use, "
+            "GROUPING(s.sector) AS g_sector, GROUPING(s.state) AS g_state, "
+            "GROUPING(s.intended_use) AS g_use, SUM(s.weight) AS total "
+            "FROM demand_signal s JOIN demand_item i ON i.id = s.item_id "
+            f"WHERE {where} "
+            "GROUP BY GROUPING SETS ((i.institution_id, s.sector), (i.institution_id, s.state), "
+            "(i.institution_id, s.intended_use))"
+        )
+        for row in db.session.execute(sql, params):
+            if not row.g_sector:
+                dimension, value = "sector", row.sector
+            elif not row.g_state:
+                dimension, value = "state", row.state
+            else:
+                dimension, value = "intended_use", row.intended_use
+            result[row.institution_id][dimension][value or NOT_STATED] = int(row.total)
+        return result
+    for dimension in DIMENSIONS:
+        sql = text(
+            f"SELECT i.institution_id, s.{dimension} AS value, SUM(s.weight) AS total "
+            "FROM demand_signal s JOIN demand_item i ON i.id = s.item_id "
+            f"WHERE {where} GROUP BY i.institution_id, s.{dimension}"
+        )
+        for row in db.session.execute(sql, params):
+            result[row.institution_id][dimension][row.value or NOT_STATED] = int(row.total)
+    return result
+
+
+def _unique_supporters(institution_id: int | None) -> dict[int, int]:
+    query = (
+        select(DemandItem.institution_id, func.count(func.distinct(DemandSignal.user_id)))
+        .join(DemandItem, DemandItem.id == DemandSignal.item_id)
+        .where(DemandSignal.source.in_(SUPPORTER_SOURCES), DemandSignal.user_id.is_not(None))
+        .group_by(DemandItem.institution_id)
+    )
+    if institution_id is not None:
+        query = query.where(DemandItem.institution_id == institution_id)
+    return {inst: int(count) for inst, count in db.session.execute(query)}
+
+
+def _daily(now: datetime, institution_id: int | None) -> dict[int, dict[str, int]]:
+    day = func.date(DemandSignal.created_at)
+    query = (
+        select(DemandItem.institution_id, day.label("day"), func.sum(DemandSignal.weight))
+        .join(DemandItem, DemandItem.id == DemandSignal.item_id)
+        .where(DemandSignal.created_at >= now - timedelta(days=30), DemandItem.status != DemandStatus.merged)
+        .group_by(DemandItem.institution_id, day)
+    )
+    if institution_id is not None:
+        query = query.where(DemandItem.institution_id == institution_id)
+    result: dict[int, dict[str, int]] = defaultdict(dict)
+    for inst, day_value, total in db.session.execute(query):
+        result[inst][str(day_value)[:10]] = int(total)
+    return result
+
+
+def aggregate(institution_id: int | None = None, now: datetime | None = None) -> dict[int, dict[str, Any]]:
+    """The report data of one institution (or of all), keyed by institution id."""
+    now = now or utcnow()
+    per_item = _per_item(now, institution_id)
+    ranked: dict[int, list[Any]] = defaultdict(list)
+    totals: dict[int, dict[str, int]] = defaultdict(lambda: {"total": 0, **dict.fromkeys(SOURCES, 0)})
+    trend: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(_windows(now), 0))
+    for row in per_item:
+        inst = row.institution_id
+        bucket = totals[inst]
+        bucket["total"] += int(row.total)
+        for source in SOURCES:
+            bucket[source] += int(getattr(row, source))
+        for name in trend[inst]:
+            trend[inst][name] += int(getattr(row, name))
+        ranked[inst].append(row)
+    item_ids = []
+    for rows in ranked.values():
+        rows.sort(key=lambda r: (-int(r.total), -r.id))
+        del rows[RANKED_ITEMS:]
+        item_ids.extend(r.id for r in rows)
+    details = (
+        {
+            item.id: item
+            for item in db.session.execute(
+                select(
+                    DemandItem.id,
+                    DemandItem.title,
+                    DemandItem.kind,
+                    DemandItem.status,
+                    DemandItem.supporters_count,
+                    DemandItem.due_on,
+                ).where(DemandItem.id.in_(item_ids))
+            )
+        }
+        if item_ids
+        else {}
+    )
+    breakdowns = _breakdowns(institution_id)
+    supporters = _unique_supporters(institution_id)
+    daily = _daily(now, institution_id)
+    institutions = (
+        [institution_id]
+        if institution_id is not None
+        else list(db.session.execute(select(Institution.id)).scalars())
+    )
+    today = now.date()
+    days = [(today - timedelta(days=offset)).isoformat() for offset in range(29, -1, -1)]
+    reports: dict[int, dict[str, Any]] = {}
+    for inst in institutions:
+        items = []
+        for rank, row in enumerate(ranked.get(inst, []), start=1):
+            item = details[row.id]
+            items.append(
+                {
+                    "rank": rank,
+                    "id": row.id,
+                    "title": item.title,
+                    "kind": str(item.kind),
+                    "status": str(item.status),
+                    "supporters": int(item.supporters_count),
+                    "signals": {source: int(getattr(row, source)) for source in SOURCES},
+                    "total": int(row.total),
+                    "trend": {name: int(getattr(row, name)) for name in _windows(now)},
+                    "due_on": item.due_on.isoformat(),
+                }
+            )
+        raw = breakdowns.get(inst, {d: {} for d in DIMENSIONS})
+        reports[inst] = {
+            "computed_at": now.isoformat(),
+            "threshold": DEFAULT_THRESHOLD,
+            "supporters": supporters.get(inst, 0),
+            "signals": {source: totals[inst][source] for source in SOURCES}
+            if inst in totals
+            else dict.fromkeys(SOURCES, 0),
+            "total": totals[inst]["total"] if inst in totals else 0,
+            "trend": dict(trend[inst]) if inst in trend else dict.fromkeys(_windows(now), 0),
+            "daily": [{"date": day, "signals": daily.get(inst, {}).get(day, 0)} for day in days],
+            "items": items,
+            "breakdowns": {dimension: suppress(raw[dimension]).as_dict() for dimension in DIMENSIONS},
+        }
+    return reports
+
+
+def _store(institution_id: int, data: dict[str, Any], now: datetime) -> DemandReport:
+    report = db.session.get(DemandReport, institution_id)
+    if report is None:
+        report = DemandReport(institution_id=institution_id, computed_at=now, data=data)
+        db.session.add(report)
+    report.computed_at = now
+    report.data = data
+    return report
+
+
+def compute_report(institution_id: int) -> DemandReport | None:
+    """Recompute and store one institution's snapshot."""
+    if db.session.get(Institution, institution_id) is None:
+        return None
+    now = utcnow()
+    data = aggregate(institution_id, now)[institution_id]
+    report = _store(institution_id, data, now)
+    db.session.commit()
+    return report
+
+
+def compute_all() -> int:
+    """Recompute every institution's snapshot in one pass over the signals (hourly)."""
+    now = utcnow()
+    reports = aggregate(None, now)
+    for institution_id, data in reports.items():
+        _store(institution_id, data, now)
+    db.session.commit()
+    return len(reports)
+
+
+def latest_report(institution_id: int) -> DemandReport | None:
+    return db.session.get(DemandReport, institution_id)
+
+
+# --- labels, export -------------------------------------------------------------------------------
+
+
+def cell_label(dimension: str, value: str) -> str:
+    """The human name of a breakdown cell."""
+    if value == NOT_STATED:
+        return _("Sin dato")
+    if dimension == "sector":
+        return str(SECTOR_LABELS.get(value, value))
+    if dimension == "intended_use":
+        return str(INTENDED_USE_LABELS.get(value, value))
+    return value
+
+
+def source_label(source: str) -> str:
+    return str(SOURCE_LABELS.get(source, source))
+
+
+def report_csv(data: dict[str, Any]) -> str:
+    """The ranked items of a snapshot as CSV (formula-safe cells)."""
+    from core.exports import csv_safe
+
+    output = io.StringIO()
+    writer = csv.writer(output)
+    header = [
+        "rank",
+        "id",
+        "title",
+        "kind",
+        "status",
+        "supporters",
+        *SOURCES,
+        "total",
+        "last_7",
+        "previous_7",
+        "last_30",
+        "previous_30",
+        "due_on",
+    ]
+    writer.writerow(header)
+    for item in data.get("items", []):
+        writer.writerow(
+            [
+                csv_safe(value)
+                for value in [
+                    item["rank"],
+                    item["id"],
+                    item["title"],
+                    item["kind"],
+                    item["status"],
+                    item["supporters"],
+                    *[item["signals"][s] for s in SOURCES],
+                    item["total"],
+                    item["trend"]["last_7"],
+                    item["trend"]["previous_7"],
+                    item["trend"]["last_30"],
+                    item["trend"]["previous_30"],
+                    item["due_on"],
+                ]
+            ]
+        )
+    for dimension in DIMENSIONS:
+        table = data.get("breakdowns", {}).get(dimension)
+        if not table:
+            continue
+        writer.writerow([])
+        writer.writerow([csv_safe(dimension), "count"])
+        for key, value in table["cells"].items():
+            writer.writerow(
+                [csv_safe(key), f"<{data.get('threshold', DEFAULT_THRESHOLD)}" if value is None else value]
+            )
+    return output.getvalue()
+
+
+# --- weekly digest to liaisons ----------------------------------------------------------------------
+
+
+def send_weekly_digests(now: datetime | None = None) -> int:
+    """On Monday morning (each liaison's zone), the week's demand of their institution, once."""
+    now = now or utcnow()
+    sent = 0
+    from core.choices import InstitutionRole
+    from core.models import Membership
+
+    rows = db.session.execute(
+        select(Membership, User)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.role == InstitutionRole.liaison, User.deleted_at.is_(None))
+    ).all()
+    for membership, user in rows:
+        local = to_zone(now, user.timezone or "America/Mexico_City")
+        if local.weekday() != DIGEST_WEEKDAY or local.hour < DIGEST_HOUR:
+            continue
+        report = latest_report(membership.institution_id)
+        if report is None:
+            continue
+        institution = membership.institution
+        week = local.strftime("%G-W%V")
+        data = report.data
+        name = institution.acronym or institution.name
+        subject = LazyString(lambda name=name: _("Demanda de datos de la semana: %(name)s", name=name))
+        notify(
+            to=user,
+            kind="demand.weekly_digest",
+            subject=subject,
+            template="demand/email/weekly",
+            dedupe_key=f"demand:weekly:{institution.id}:{week}:{user.id}",
+            context={
+                "institution_name": institution.display_name,
+                "week": week,
+                "supporters": data.get("supporters", 0),
+                "trend": data.get("trend", {}),
+                "items": data.get("items", [])[:10],
+                "overdue": accountability(institution)["overdue"],
+                "report_url": external_url("demand.dashboard", slug=institution.slug),
+            },
+            category=Category.institution,
+            link=f"/institutions/{institution.slug}/demand/report",
+            summary=subject,
+        )
+        sent += 1
+    db.session.commit()
+    return sent
+
+
+# --- accountability ----------------------------------------------------------------------------------
+
+
+class WorkingCalendar:
+    """Working days over a range, computed once (federal holidays plus admin days)."""
+
+    def __init__(self, first: date, last: date):
+        extra = set(db.session.execute(select(NonWorkingDay.day)).scalars())
+        federal = holidays.country_holidays("MX", years=range(first.year, last.year + 1))
+        self.days: list[date] = []
+        current = first
+        while current <= last:
+            if is_working_day(current, extra, federal):
+                self.days.append(current)
+            current += timedelta(days=1)
+
+    def between(self, start: date, end: date) -> int:
+        """Working days after `start` up to and including `end`."""
+        if end <= start:
+            return 0
+        return bisect.bisect_right(self.days, end) - bisect.bisect_right(self.days, start)
+
+
+def _local_date(value: datetime, zone: str) -> date:
+    return to_zone(value, zone).date()
+
+
+def accountability_for(institutions: list[Institution]) -> dict[int, dict[str, Any]]:
+    """The public figures of each institution (live, from the items and answers)."""
+    ids = [inst.id for inst in institutions]
+    zones = {inst.id: inst.timezone for inst in institutions}
+    figures = {
+        inst.id: {"received": 0, "answered": 0, "on_time": 0, "due_passed": 0, "overdue": 0, "days": []}
+        for inst in institutions
+    }
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(
+            DemandItem.institution_id,
+            DemandItem.status,
+            DemandItem.created_at,
+            DemandItem.due_on,
+            DemandAnswer.answered_at,
+            DemandAnswer.answered_on_time,
+            DemandAnswer.committed_on,
+        )
+        .outerjoin(DemandAnswer, DemandAnswer.item_id == DemandItem.id)
+        .where(DemandItem.institution_id.in_(ids), DemandItem.status != DemandStatus.merged)
+    ).all()
+    now = utcnow()
+    if rows:
+        first = min(r.created_at for r in rows).date() - timedelta(days=2)
+        calendar = WorkingCalendar(first, now.date() + timedelta(days=2))
+    for row in rows:
+        zone = zones[row.institution_id]
+        today = _local_date(now, zone)
+        f = figures[row.institution_id]
+        f["received"] += 1
+        if row.answered_at is not None:
+            f["answered"] += 1
+            f["due_passed"] += 1
+            f["on_time"] += 1 if row.answered_on_time else 0
+            f["days"].append(
+                calendar.between(_local_date(row.created_at, zone), _local_date(row.answered_at, zone))
+            )
+        elif row.due_on < today:
+            f["due_passed"] += 1
+        status = DemandStatus(row.status)
+        waiting = status in (DemandStatus.received, DemandStatus.under_review) and row.due_on < today
+        late = status == DemandStatus.scheduled and row.committed_on and row.committed_on < today
+        if waiting or late:
+            f["overdue"] += 1
+    result = {}
+    for inst_id, f in figures.items():
+        result[inst_id] = {
+            "received": f["received"],
+            "answered": f["answered"],
+            "response_rate": round(f["answered"] / f["received"], 3) if f["received"] else None,
+            "median_working_days_to_answer": statistics.median(f["days"]) if f["days"] else None,
+            "within_deadline_rate": round(f["on_time"] / f["due_passed"], 3) if f["due_passed"] else None,
+            "overdue": f["overdue"],
+        }
+    return result
+
+
+def accountability(institution: Institution) -> dict[str, Any]:
+    """`{"received", "answered", "response_rate", "median_working_days_to_answer",
+    "within_deadline_rate", "overdue"}` of one institution."""
+    return accountability_for([institution])[institution.id]
+
+
+def national_comparison() -> list[tuple[Institution, dict[str, Any]]]:
+    """Every institution with its figures, most requests received first."""
+    institutions = list(db.session.execute(select(Institution).order_by(Institution.name)).scalars())
+    figures = accountability_for(institutions)
+    rows = [(inst, figures[inst.id]) for inst in institutions]
+    rows.sort(key=lambda pair: (-pair[1]["received"], pair[0].name))
+    return rows
+
+
+def status_label(status: str) -> str:
+    return str(STATUS_LABELS.get(status, status))
