@@ -229,10 +229,14 @@ def file_request(
             institution.id, WantedDataset(dataset_id=dataset.id if dataset else None, title=title)
         )
         if created:
-            item.description = description or item.description
             item.created_by_id = user.id
             if dataset is None:
                 item.title = title
+                item.description = description
+            else:
+                # The item is named after the catalogue dataset; what the person asked for
+                # (more detail, another format, more often) is its description.
+                item.description = "\n\n".join(part for part in (title, description) if part)
     else:
         item = DemandItem(
             institution_id=institution.id,

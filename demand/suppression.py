@@ -63,9 +63,7 @@ def suppress(counts: Mapping[str, int], threshold: int = DEFAULT_THRESHOLD) -> S
     return SuppressedTable({k: (None if k in hidden else v) for k, v in cells.items()}, total, hidden)
 
 
-def recoverable(
-    table: SuppressedTable, original: Mapping[str, int], threshold: int = DEFAULT_THRESHOLD
-) -> bool:
+def recoverable(table: SuppressedTable, threshold: int = DEFAULT_THRESHOLD) -> bool:
     """Whether a hidden cell could be worked out exactly from what the table shows.
 
     Used by the tests (and by anyone adding a breakdown) as the property to hold.
