@@ -164,7 +164,7 @@ def test_bad_requests_are_clear_4xx(client, ctx):
 
 
 def test_merge_over_the_api(client, ctx):
-    inegi, lucia, liaison = _setup(client)
+    _inegi, lucia, liaison = _setup(client)
     a = client.post("/api/v1/demand", json=BODY, headers=lucia).json["id"]
     b = client.post("/api/v1/demand", json={**BODY, "title": "Siniestros viales"}, headers=lucia).json["id"]
     error_of(client.post(f"/api/v1/demand/{b}/merge", json={"into": a}, headers=lucia), 403)

@@ -3,7 +3,7 @@ escalation when overdue; moving a deadline moves its reminders; answering stops 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 from freezegun import freeze_time
 from sqlalchemy import select
@@ -15,7 +15,7 @@ from demand.models import DemandItem, NonWorkingDay
 from notifications import services as notifications
 from notifications.models import ScheduledNotification, ScheduledStatus
 from tests.demand.helpers import citizen, request
-from tests.factories import deliver_outbox, make_institution, make_liaison, make_user, mails_to
+from tests.factories import deliver_outbox, mails_to, make_institution, make_liaison, make_user
 
 # Monday 2026-12-14, 10:00 in Mexico City.
 FILED = datetime(2026, 12, 14, 16, 0, tzinfo=UTC)
@@ -45,7 +45,7 @@ def test_reminders_halfway_day_before_and_escalation_across_the_year_end(ctx):
     # 10 working days from Mon 14 Dec 2026: 15-18, 21-24, 28, 29 (25 Dec is a holiday).
     assert item.due_on == date(2026, 12, 29)
     rows = _rows(item)
-    assert {key for key in rows} == {
+    assert set(rows) == {
         ("halfway", liaison.id), ("halfway", staff.id),
         ("day_before", liaison.id), ("day_before", staff.id),
         ("overdue", liaison.id), ("overdue", staff.id), ("overdue", admin.id),
@@ -58,7 +58,7 @@ def test_reminders_halfway_day_before_and_escalation_across_the_year_end(ctx):
 
 
 def test_reminders_fire_to_the_institution_and_overdue_to_admins(ctx, mail_dir):
-    inegi, liaison, staff, admin = _setup()
+    inegi, _liaison, _staff, _admin = _setup()
     with freeze_time(FILED):
         item = request(citizen(), inegi)
     with freeze_time(datetime(2026, 12, 28, 16, 0, tzinfo=UTC)):
@@ -133,7 +133,7 @@ def test_deadlines_across_holy_week_and_the_new_year(ctx):
     db.session.commit()
     # From Mon 22 Mar 2027: 23, 29, 30, 31 Mar, 1 Apr = 5 working days.
     assert add_working_days(date(2027, 3, 22), 5) == date(2027, 4, 1)
-    # Across 31 Dec 2027 (Fri) and 1 Jan 2028 (Sat): from Thu 30 Dec, 2 working days = Mon 3 Jan? 31 Dec, 3 Jan.
+    # Across the year end: from Thu 30 Dec 2027, 2 working days are Fri 31 Dec and Mon 3 Jan.
     assert add_working_days(date(2027, 12, 30), 2) == date(2028, 1, 3)
     assert reminders.previous_working_day(date(2028, 1, 3)) == date(2027, 12, 31)
     assert reminders.previous_working_day(date(2027, 3, 29)) == date(2027, 3, 23)

@@ -15,11 +15,11 @@ from tests.demand.helpers import citizen, dataset, request
 from tests.factories import (
     deliver_outbox,
     login,
+    mails_to,
     make_event,
     make_institution,
     make_liaison,
     make_user,
-    mails_to,
 )
 
 

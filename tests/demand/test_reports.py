@@ -14,7 +14,7 @@ from demand.models import DemandItem, DemandReport, DemandSignal, SignalSource
 from demand.services import WantedDataset, replace_signals
 from events import services as events
 from tests.demand.helpers import citizen, request
-from tests.factories import deliver_outbox, make_event, make_institution, make_liaison, mails_to
+from tests.factories import deliver_outbox, mails_to, make_event, make_institution, make_liaison
 
 
 def test_report_ranks_items_counts_sources_trend_and_suppresses_small_cells(ctx):
