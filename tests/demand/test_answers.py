@@ -207,7 +207,7 @@ def test_the_published_address_is_checked(app, setting, local_site):
     ids = item.id, other.id, in_catalogue.id
     # `.run`: the task's body in this app context (the Celery app may be bound to another app).
     outcomes = [check_published_url.run(i) for i in ids]
-    assert outcomes == ["ok", "failed", "catalogue"], db.session.get(DemandItem, ids[0]).answer.url_check_detail
+    assert outcomes == ["ok", "failed", "catalogue"]
     # Without the development switch, private addresses are refused (no SSRF).
     app.config["CATALOGUE_ALLOW_PRIVATE"] = False
     assert check_published_url.run(ids[0]) == "failed"
