@@ -9,6 +9,7 @@ from sqlalchemy import select
 from accounts import services
 from core.extensions import db
 from core.models import Institution, User
+from demand.seed import seed_demand
 from events.seed import seed_events
 from notifications.seed import seed_notifications
 
@@ -111,6 +112,7 @@ def seed_demo() -> list[tuple[str, str, str]]:
             services.add_member(admin, institution, liaison, "liaison")
         accounts.append((spec["acronym"], email, password))
     accounts.extend(seed_events())
+    seed_demand()
     seed_notifications([email for _who, email, _password in accounts])
     return accounts
 
