@@ -17,7 +17,7 @@ from core.extensions import db
 from core.models import Institution, User
 from core.timeutil import utcnow
 from demand import answers, comments, items, reminders
-from demand.models import Dataset, DemandItem
+from demand.models import Comment, Dataset, DemandItem
 from demand.services import first_answer_due
 
 # Catalogue fixtures: replaced by the catalogue import when an institution's catalogue is configured.
@@ -271,12 +271,10 @@ def seed_demand() -> int:
                 items.merge(liaison, item, created[spec["merge_into"]])
             created.append(item)
             added += 1
-        for dataset in datasets.values():
-            if not db.session.execute(
-                select(DemandItem.id).where(DemandItem.dataset_id == dataset.id)
-            ).first():
+        # One question in the forum of the first catalogue dataset.
+        for dataset in list(datasets.values())[:1]:
+            if not db.session.execute(select(Comment.id).where(Comment.dataset_id == dataset.id)).first():
                 comments.add_comment(people[0], "¿Cada cuánto se actualiza este conjunto?", dataset=dataset)
-            break
     from demand import reports
 
     reports.compute_all()
