@@ -172,11 +172,10 @@ def _wire_dataset_usage() -> None:
             {"kind": "event", "title": event.title, "url": f"/events/{event.id}"}
             for event in db.session.execute(
                 select(Event)
-                .join(EventDataset, EventDataset.event_id == Event.id)
                 .where(
-                    matches(EventDataset), Event.status.in_([EventStatus.published, EventStatus.completed])
+                    Event.id.in_(select(EventDataset.event_id).where(matches(EventDataset))),
+                    Event.status.in_([EventStatus.published, EventStatus.completed]),
                 )
-                .distinct()
                 .order_by(Event.starts_at.desc())
                 .limit(50)
             ).scalars()
@@ -185,9 +184,10 @@ def _wire_dataset_usage() -> None:
             {"kind": "story", "title": story.title, "url": f"/stories/{story.id}"}
             for story in db.session.execute(
                 select(SuccessStory)
-                .join(StoryDataset, StoryDataset.story_id == SuccessStory.id)
-                .where(matches(StoryDataset), SuccessStory.published_at.is_not(None))
-                .distinct()
+                .where(
+                    SuccessStory.id.in_(select(StoryDataset.story_id).where(matches(StoryDataset))),
+                    SuccessStory.published_at.is_not(None),
+                )
                 .order_by(SuccessStory.published_at.desc())
                 .limit(50)
             ).scalars()

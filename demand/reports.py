@@ -20,7 +20,7 @@ from typing import Any
 import holidays
 from flask_babel import LazyString
 from flask_babel import gettext as _
-from sqlalchemy import and_, case, func, select, text
+from sqlalchemy import and_, case, func, insert, select, text, update
 
 from core.choices import SECTOR_LABELS
 from core.extensions import db
@@ -150,47 +150,139 @@ def _daily(now: datetime, institution_id: int | None) -> dict[int, dict[str, int
     return result
 
 
-def aggregate(institution_id: int | None = None, now: datetime | None = None) -> dict[int, dict[str, Any]]:
-    """The report data of one institution (or of all), keyed by institution id."""
-    now = now or utcnow()
-    per_item = _per_item(now, institution_id)
-    ranked: dict[int, list[Any]] = defaultdict(list)
-    totals: dict[int, dict[str, int]] = defaultdict(lambda: {"total": 0, **dict.fromkeys(SOURCES, 0)})
-    trend: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(_windows(now), 0))
-    for row in per_item:
+class Collected:
+    """What the aggregation found, before it becomes report documents."""
+
+    def __init__(self, now: datetime):
+        windows = list(_windows(now))
+        self.ranked: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        self.totals: dict[int, dict[str, int]] = defaultdict(
+            lambda: {"total": 0, **dict.fromkeys(SOURCES, 0)}
+        )
+        self.trend: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(windows, 0))
+        self.breakdowns: dict[int, dict[str, dict[str, int]]] = defaultdict(
+            lambda: {d: {} for d in DIMENSIONS}
+        )
+        self.daily: dict[int, dict[str, int]] = defaultdict(dict)
+        self.supporters: dict[int, int] = {}
+
+
+def _item_entry(row: Any, windows: list[str]) -> dict[str, Any]:
+    return {
+        "id": row.item_id,
+        "total": int(row.total),
+        "signals": {source: int(getattr(row, source) or 0) for source in SOURCES},
+        "trend": {name: int(getattr(row, name) or 0) for name in windows},
+    }
+
+
+def _collect_portable(now: datetime, institution_id: int | None) -> Collected:
+    """Several plain GROUP BYs and a ranking in Python (SQLite, the tests' database)."""
+    found = Collected(now)
+    windows = list(_windows(now))
+    for row in _per_item(now, institution_id):
         inst = row.institution_id
-        bucket = totals[inst]
+        bucket = found.totals[inst]
         bucket["total"] += int(row.total)
         for source in SOURCES:
             bucket[source] += int(getattr(row, source))
-        for name in trend[inst]:
-            trend[inst][name] += int(getattr(row, name))
-        ranked[inst].append(row)
-    item_ids = []
-    for rows in ranked.values():
-        rows.sort(key=lambda r: (-int(r.total), -r.id))
+        for name in windows:
+            found.trend[inst][name] += int(getattr(row, name))
+        found.ranked[inst].append(_item_entry(row, windows))
+    for rows in found.ranked.values():
+        rows.sort(key=lambda r: (-r["total"], -r["id"]))
         del rows[RANKED_ITEMS:]
-        item_ids.extend(r.id for r in rows)
-    details = (
-        {
-            item.id: item
-            for item in db.session.execute(
-                select(
-                    DemandItem.id,
-                    DemandItem.title,
-                    DemandItem.kind,
-                    DemandItem.status,
-                    DemandItem.supporters_count,
-                    DemandItem.due_on,
-                ).where(DemandItem.id.in_(item_ids))
+    found.breakdowns.update(_breakdowns(institution_id))
+    found.supporters = _unique_supporters(institution_id)
+    found.daily.update(_daily(now, institution_id))
+    return found
+
+
+def _collect_postgres(now: datetime, institution_id: int | None) -> Collected:
+    """One scan of the signals with GROUPING SETS (items, breakdowns, days, institutions),
+    the ranking done by a window function, so only the top items reach Python."""
+    found = Collected(now)
+    windows = _windows(now)
+    params: dict[str, Any] = {"since_daily": now - timedelta(days=30)}
+    window_sums = []
+    for name, (start, end) in windows.items():
+        params[f"{name}_start"], params[f"{name}_end"] = start, end
+        window_sums.append(
+            f"SUM(s.weight) FILTER (WHERE s.created_at >= :{name}_start "
+            f"AND s.created_at < :{name}_end) AS {name}"
+        )
+    source_sums = [f"SUM(s.weight) FILTER (WHERE s.source = '{source}') AS {source}" for source in SOURCES]
+    where = "i.status <> 'merged'"
+    if institution_id is not None:
+        where += " AND i.institution_id = :inst"
+        params["inst"] = institution_id
+    day = "CASE WHEN s.created_at >= :since_daily THEN date(s.created_at AT TIME ZONE 'UTC') END"
+    sql = text(
+        f"""
+        WITH grouped AS (
+            SELECT i.institution_id, s.item_id, s.sector, s.state, s.intended_use, {day} AS day,
+                   GROUPING(s.item_id) AS g_item, GROUPING(s.sector) AS g_sector,
+                   GROUPING(s.state) AS g_state, GROUPING(s.intended_use) AS g_use, GROUPING({day}) AS g_day,
+                   SUM(s.weight) AS total, {", ".join(source_sums)}, {", ".join(window_sums)}
+            FROM demand_signal s JOIN demand_item i ON i.id = s.item_id
+            WHERE {where}
+            GROUP BY GROUPING SETS (
+                (i.institution_id, s.item_id), (i.institution_id, s.sector), (i.institution_id, s.state),
+                (i.institution_id, s.intended_use), (i.institution_id, {day}), (i.institution_id)
             )
-        }
-        if item_ids
-        else {}
+        )
+        SELECT * FROM (
+            SELECT grouped.*, CASE WHEN g_item = 0 THEN row_number() OVER (
+                PARTITION BY institution_id, g_item ORDER BY total DESC, item_id DESC) END AS rank
+            FROM grouped
+        ) ranked
+        WHERE g_item = 1 OR rank <= {RANKED_ITEMS}
+        """
     )
-    breakdowns = _breakdowns(institution_id)
-    supporters = _unique_supporters(institution_id)
-    daily = _daily(now, institution_id)
+    names = list(windows)
+    for row in db.session.execute(sql, params):
+        inst = row.institution_id
+        if row.g_item == 0:
+            found.ranked[inst].append(_item_entry(row, names))
+        elif row.g_sector == 0:
+            found.breakdowns[inst]["sector"][row.sector or NOT_STATED] = int(row.total)
+        elif row.g_state == 0:
+            found.breakdowns[inst]["state"][row.state or NOT_STATED] = int(row.total)
+        elif row.g_use == 0:
+            found.breakdowns[inst]["intended_use"][row.intended_use or NOT_STATED] = int(row.total)
+        elif row.g_day == 0:
+            if row.day is not None:
+                found.daily[inst][row.day.isoformat()] = int(row.total)
+        else:
+            found.totals[inst] = {"total": int(row.total), **{s: int(getattr(row, s) or 0) for s in SOURCES}}
+            found.trend[inst] = {name: int(getattr(row, name) or 0) for name in names}
+    for rows in found.ranked.values():
+        rows.sort(key=lambda r: (-r["total"], -r["id"]))
+    found.supporters = _unique_supporters(institution_id)
+    return found
+
+
+def aggregate(institution_id: int | None = None, now: datetime | None = None) -> dict[int, dict[str, Any]]:
+    """The report data of one institution (or of all), keyed by institution id."""
+    now = now or utcnow()
+    if db.engine.dialect.name == "postgresql":
+        found = _collect_postgres(now, institution_id)
+    else:
+        found = _collect_portable(now, institution_id)
+    item_ids = [entry["id"] for rows in found.ranked.values() for entry in rows]
+    details = {}
+    for chunk in range(0, len(item_ids), 5000):
+        for item in db.session.execute(
+            select(
+                DemandItem.id,
+                DemandItem.title,
+                DemandItem.kind,
+                DemandItem.status,
+                DemandItem.supporters_count,
+                DemandItem.due_on,
+            ).where(DemandItem.id.in_(item_ids[chunk : chunk + 5000]))
+        ):
+            details[item.id] = item
     institutions = (
         [institution_id]
         if institution_id is not None
@@ -198,50 +290,56 @@ def aggregate(institution_id: int | None = None, now: datetime | None = None) ->
     )
     today = now.date()
     days = [(today - timedelta(days=offset)).isoformat() for offset in range(29, -1, -1)]
+    empty_totals = {"total": 0, **dict.fromkeys(SOURCES, 0)}
     reports: dict[int, dict[str, Any]] = {}
     for inst in institutions:
         items = []
-        for rank, row in enumerate(ranked.get(inst, []), start=1):
-            item = details[row.id]
+        for rank, entry in enumerate(found.ranked.get(inst, []), start=1):
+            item = details[entry["id"]]
             items.append(
                 {
                     "rank": rank,
-                    "id": row.id,
+                    "id": entry["id"],
                     "title": item.title,
                     "kind": str(item.kind),
                     "status": str(item.status),
                     "supporters": int(item.supporters_count),
-                    "signals": {source: int(getattr(row, source)) for source in SOURCES},
-                    "total": int(row.total),
-                    "trend": {name: int(getattr(row, name)) for name in _windows(now)},
+                    "signals": entry["signals"],
+                    "total": entry["total"],
+                    "trend": entry["trend"],
                     "due_on": item.due_on.isoformat(),
                 }
             )
-        raw = breakdowns.get(inst, {d: {} for d in DIMENSIONS})
+        totals = found.totals.get(inst, empty_totals)
+        raw = found.breakdowns.get(inst, {d: {} for d in DIMENSIONS})
         reports[inst] = {
             "computed_at": now.isoformat(),
             "threshold": DEFAULT_THRESHOLD,
-            "supporters": supporters.get(inst, 0),
-            "signals": {source: totals[inst][source] for source in SOURCES}
-            if inst in totals
-            else dict.fromkeys(SOURCES, 0),
-            "total": totals[inst]["total"] if inst in totals else 0,
-            "trend": dict(trend[inst]) if inst in trend else dict.fromkeys(_windows(now), 0),
-            "daily": [{"date": day, "signals": daily.get(inst, {}).get(day, 0)} for day in days],
+            "supporters": found.supporters.get(inst, 0),
+            "signals": {source: totals[source] for source in SOURCES},
+            "total": totals["total"],
+            "trend": dict(found.trend[inst]) if inst in found.trend else dict.fromkeys(_windows(now), 0),
+            "daily": [{"date": day, "signals": found.daily.get(inst, {}).get(day, 0)} for day in days],
             "items": items,
             "breakdowns": {dimension: suppress(raw[dimension]).as_dict() for dimension in DIMENSIONS},
         }
     return reports
 
 
-def _store(institution_id: int, data: dict[str, Any], now: datetime) -> DemandReport:
-    report = db.session.get(DemandReport, institution_id)
-    if report is None:
-        report = DemandReport(institution_id=institution_id, computed_at=now, data=data)
-        db.session.add(report)
-    report.computed_at = now
-    report.data = data
-    return report
+def _store_all(reports: dict[int, dict[str, Any]], now: datetime) -> None:
+    """Write the snapshots: one UPDATE batch for the existing ones, one INSERT for new ones."""
+    existing = set(
+        db.session.execute(
+            select(DemandReport.institution_id).where(DemandReport.institution_id.in_(list(reports)))
+        ).scalars()
+    )
+    rows = [{"institution_id": inst, "computed_at": now, "data": data} for inst, data in reports.items()]
+    updates = [row for row in rows if row["institution_id"] in existing]
+    inserts = [row for row in rows if row["institution_id"] not in existing]
+    if updates:
+        db.session.execute(update(DemandReport), updates)
+    if inserts:
+        db.session.execute(insert(DemandReport), inserts)
 
 
 def compute_report(institution_id: int) -> DemandReport | None:
@@ -249,18 +347,17 @@ def compute_report(institution_id: int) -> DemandReport | None:
     if db.session.get(Institution, institution_id) is None:
         return None
     now = utcnow()
-    data = aggregate(institution_id, now)[institution_id]
-    report = _store(institution_id, data, now)
+    _store_all(aggregate(institution_id, now), now)
     db.session.commit()
-    return report
+    db.session.expire_all()
+    return db.session.get(DemandReport, institution_id)
 
 
 def compute_all() -> int:
     """Recompute every institution's snapshot in one pass over the signals (hourly)."""
     now = utcnow()
     reports = aggregate(None, now)
-    for institution_id, data in reports.items():
-        _store(institution_id, data, now)
+    _store_all(reports, now)
     db.session.commit()
     return len(reports)
 
