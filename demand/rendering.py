@@ -46,12 +46,12 @@ def bar_chart(
     plot = width - label_width - 60
     highest = max([value for _, value in rows if value] or [1])
     height = bar_height * len(rows) + 10
+    summary = "; ".join(f"{label} {('<5' if value is None else value)}" for label, value in rows)
+    text_alternative = str(escape(f"{title}: {summary}"))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" '
-        f'width="100%" class="chart" aria-labelledby="chart-title-{abs(hash(title)) % 100000}">',
-        f'<title id="chart-title-{abs(hash(title)) % 100000}">{escape(title)}: '
-        + escape("; ".join(f"{label} {('<5' if value is None else value)}" for label, value in rows))
-        + "</title>",
+        f'width="100%" class="chart" aria-label="{text_alternative}">',
+        f"<title>{text_alternative}</title>",
     ]
     for index, (label, value) in enumerate(rows):
         y = 5 + index * bar_height
@@ -97,7 +97,7 @@ def line_chart(points: list[tuple[str, int]], *, title: str, width: int = 560, h
     summary = f"{title}: {points[0][0]} – {points[-1][0]}, {total}; max {highest}"
     return Markup(  # noqa: S704 - escaped parts only
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" width="100%" '
-        f'class="chart"><title>{escape(summary)}</title>'
+        f'class="chart" aria-label="{escape(summary)}"><title>{escape(summary)}</title>'
         f'<line x1="20" y1="{height - 20}" x2="{width - 20}" y2="{height - 20}" stroke="currentColor"/>'
         f'<polyline points="{coords}" fill="none" stroke="#611232" stroke-width="2"/>'
         f'<text x="20" y="{height - 4}" font-size="11" fill="currentColor">{escape(points[0][0])}</text>'

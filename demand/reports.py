@@ -68,7 +68,7 @@ def _per_item(now: datetime, institution_id: int | None) -> list[Any]:
     """One row per item with signals: sums by source and by trend window."""
     columns = [
         DemandItem.institution_id,
-        DemandItem.id,
+        DemandItem.id.label("item_id"),
         func.sum(DemandSignal.weight).label("total"),
         *[_weight_when(DemandSignal.source == source).label(source) for source in SOURCES],
         *[
