@@ -119,7 +119,7 @@ def generate(url: str) -> None:
         "'Datos solicitados número ' || g, 'Descripción de la solicitud ' || g, "
         "(ARRAY['received','under_review','scheduled','published','not_possible','received'])"
         "[1 + g % 6], "
-        "current_date + (g % 20), (g * 7919) % 60, now() - (g % 90) * interval '1 day', now() "
+        "current_date + (g % 20), (g::bigint * 7919) % 60, now() - (g % 90) * interval '1 day', now() "
         f"FROM generate_series(0, {total_items - 1}) g",
     )
     psql(
