@@ -468,3 +468,18 @@ def remove_non_working_day(actor: User, day: date) -> int:
     moved = recompute_deadlines(day - timedelta(days=90), day)
     db.session.commit()
     return moved
+
+
+def set_answer_days(actor: User, institution: Institution, days: Any) -> Institution:
+    """An admin sets the working days an institution has for a first answer (new requests)."""
+    try:
+        value = int(days)
+    except (TypeError, ValueError):
+        raise _invalid(_l("Escribe un número de días hábiles entre 1 y 60."), "answer_days") from None
+    if not 1 <= value <= 60:
+        raise _invalid(_l("Escribe un número de días hábiles entre 1 y 60."), "answer_days")
+    old = institution.answer_days
+    institution.answer_days = value
+    audit.record("demand.answer_days", institution, actor=actor, details={"from": old, "to": value})
+    db.session.commit()
+    return institution

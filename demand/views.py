@@ -584,6 +584,22 @@ def accountability(slug: str):
     )
 
 
+@bp.post("/institutions/<slug>/demand/answer-days")
+@login_required
+def set_answer_days(slug: str):
+    """Platform admins set the institution's deadline for first answers (new requests)."""
+    institution = _institution_or_404(slug)
+    require(current_user, "platform.admin")
+    try:
+        answers.set_answer_days(current_user, institution, request.form.get("answer_days"))
+    except DomainError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "error")
+    else:
+        flash(_("Guardamos el plazo: cuenta para las solicitudes nuevas."), "success")
+    return redirect(url_for("demand.accountability", slug=slug))
+
+
 @bp.get("/accountability")
 def national():
     """Institutions compared: requests, answers, time to answer, deadlines kept, overdue."""

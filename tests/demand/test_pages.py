@@ -242,3 +242,20 @@ def test_statuses_are_all_labelled():
     from demand.labels import STATUS_LABELS
 
     assert set(STATUS_LABELS) == set(DemandStatus)
+
+
+def test_admins_set_the_answer_deadline_of_an_institution(app, client):
+    _setup(app)
+    with app.app_context():
+        make_user("admin@example.org", admin=True)
+    login(client, "enlace@inegi.example.org")
+    assert client.post("/institutions/inegi/demand/answer-days", data={"answer_days": "5"}).status_code == 403
+    client.post("/logout")
+    login(client, "admin@example.org")
+    client.post("/institutions/inegi/demand/answer-days", data={"answer_days": "99"})
+    client.post("/institutions/inegi/demand/answer-days", data={"answer_days": "15"})
+    with app.app_context():
+        from core.models import Institution
+
+        assert db.session.get(Institution, 1).answer_days == 15
+    assert "15 días hábiles" in client.get("/institutions/inegi/accountability").get_data(as_text=True)
