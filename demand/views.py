@@ -157,11 +157,8 @@ def new_request():
         form.institution.data = request.args.get("institution", "")
         form.kind.data = request.args.get("kind", "publish")
         if request.args.get("dataset"):
-            dataset = (
-                db.session.get(Dataset, int(request.args["dataset"]))
-                if request.args["dataset"].isdigit()
-                else None
-            )
+            raw = request.args["dataset"]
+            dataset = db.session.get(Dataset, int(raw)) if raw.isdigit() and len(raw) < 10 else None
             if dataset is not None:
                 form.institution.data = dataset.institution.slug
                 form.dataset.data = str(dataset.id)
