@@ -135,7 +135,9 @@ def _init_extensions(app: Flask) -> None:
 
     import accounts.tasks  # noqa: F401 - registers the password-reset and session tasks
     import challenges.tasks  # noqa: F401 - registers the open/close task
-    import demand.catalogue_tasks  # noqa: F401 - registers the catalogue refresh tasks
+    import demand.catalogue_tasks
+    import demand.permissions
+    import demand.tasks  # noqa: F401 - registers the demand tasks and deadline reminders
     import notifications.tasks  # noqa: F401 - registers the outbox tasks
 
 
@@ -146,8 +148,10 @@ def _register_blueprints(app: Flask) -> None:
     from challenges.views import bp as challenges_bp
     from core.api import api
     from core.pages import bp as core_bp
+    from demand.api import blp as demand_api
     from demand.catalogue_api import blp as catalogue_api
     from demand.catalogue_views import bp as catalogue_bp
+    from demand.views import bp as demand_bp
     from events.api import blp as events_api
     from events.feed_api import blp as calendars_api
     from events.feeds import bp as calendars_bp
@@ -163,6 +167,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(events_bp)
     app.register_blueprint(calendars_bp)
     app.register_blueprint(catalogue_bp)
+    app.register_blueprint(demand_bp)
     api.register_blueprint(accounts_api)
     api.register_blueprint(events_api)
     register_event_previews()
@@ -172,6 +177,55 @@ def _register_blueprints(app: Flask) -> None:
     api.register_blueprint(challenges_api)
     api.register_blueprint(notifications_api)
     api.register_blueprint(catalogue_api)
+    api.register_blueprint(demand_api)
+    _wire_dataset_usage()
+
+
+def _wire_dataset_usage() -> None:
+    """Dataset pages (demand) list the events and stories that used a dataset (events).
+
+    Demand must not import events, so the top floor hands it a provider.
+    """
+    from sqlalchemy import func, or_, select
+
+    from core.extensions import db
+    from demand.services import register_dataset_usage
+    from events.models import Event, EventDataset, StoryDataset, SuccessStory, public_event_condition
+
+    def used_in_events_and_stories(url: str | None, title: str) -> list[dict]:
+        def matches(model):
+            conditions = [func.lower(model.title) == title.strip().lower()]
+            if url:
+                conditions.append(model.url == url)
+            return or_(*conditions)
+
+        found = [
+            {"kind": "event", "title": event.title, "url": f"/events/{event.id}"}
+            for event in db.session.execute(
+                select(Event)
+                .where(
+                    Event.id.in_(select(EventDataset.event_id).where(matches(EventDataset))),
+                    public_event_condition(),
+                )
+                .order_by(Event.starts_at.desc())
+                .limit(50)
+            ).scalars()
+        ]
+        found.extend(
+            {"kind": "story", "title": story.title, "url": f"/stories/{story.id}"}
+            for story in db.session.execute(
+                select(SuccessStory)
+                .where(
+                    SuccessStory.id.in_(select(StoryDataset.story_id).where(matches(StoryDataset))),
+                    SuccessStory.published_at.is_not(None),
+                )
+                .order_by(SuccessStory.published_at.desc())
+                .limit(50)
+            ).scalars()
+        )
+        return found
+
+    register_dataset_usage("events", used_in_events_and_stories)
 
 
 def _register_cli(app: Flask) -> None:

@@ -11,6 +11,7 @@ from challenges.seed import seed_challenges
 from core.extensions import db
 from core.models import Institution, User
 from demand.catalogue_seed import seed_catalogues
+from demand.seed import seed_demand
 from events.seed import seed_events
 from notifications.seed import seed_notifications
 
@@ -125,6 +126,7 @@ def seed_demo() -> list[tuple[str, str, str]]:
     seed_catalogues()
     accounts.extend(seed_events())
     accounts.extend(seed_challenges())
+    seed_demand()
     seed_notifications([email for _who, email, _password in accounts])
     return accounts
 

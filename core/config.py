@@ -158,6 +158,8 @@ def load_config(instance_path: str) -> dict:
         "CATALOGUE_MAX_DATASETS": int(env.get("CATALOGUE_MAX_DATASETS", 20000)),
         "CATALOGUE_RUN_SECONDS": int(env.get("CATALOGUE_RUN_SECONDS", 900)),
         "CATALOGUE_STALE_AFTER_SECONDS": int(env.get("CATALOGUE_STALE_AFTER_SECONDS", 1800)),
+        # Demand: comments per person (Flask-Limiter syntax).
+        "LIMIT_COMMENTS_PER_PERSON": env.get("LIMIT_COMMENTS_PER_PERSON", "5 per minute;50 per day"),
         # Celery: JSON only, late acks, beat schedule here.
         "CELERY": {
             "broker_url": redis_url,
@@ -208,6 +210,11 @@ def load_config(instance_path: str) -> dict:
                 "refresh-catalogues": {
                     "task": "demand.refresh_all_catalogues",
                     "schedule": crontab(hour=9, minute=15),
+                },
+                # Demand: overdue commitments, link checks, every institution's report, digests.
+                "demand-hourly": {
+                    "task": "demand.hourly",
+                    "schedule": 3600.0,
                 },
             },
             "timezone": "UTC",

@@ -34,3 +34,11 @@ def csv_document(rows: Iterable[Iterable[Any]]) -> str:
     for row in rows:
         writer.writerow([csv_cell(value) for value in row])
     return output.getvalue()
+
+
+def csv_safe(value: Any) -> Any:
+    """One cell for a `csv.writer`: numbers as they are (a negative count is a number, not a
+    formula), anything else neutralised by `csv_cell`."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    return csv_cell(value)

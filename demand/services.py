@@ -9,7 +9,7 @@ caller's unit of work.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
@@ -71,7 +71,11 @@ def _catalogue_dataset(institution_id: int, wanted: WantedDataset) -> Dataset | 
 
 
 def _find_item(institution_id: int, dataset: Dataset | None, title: str | None) -> DemandItem | None:
-    query = select(DemandItem).where(DemandItem.institution_id == institution_id).order_by(DemandItem.id)
+    query = (
+        select(DemandItem)
+        .where(DemandItem.institution_id == institution_id, DemandItem.kind == DemandKind.publish)
+        .order_by(DemandItem.id)
+    )
     if dataset is not None:
         for item in db.session.execute(query.where(DemandItem.dataset_id == dataset.id)).scalars():
             return _live_item(item)
@@ -85,12 +89,23 @@ def _find_item(institution_id: int, dataset: Dataset | None, title: str | None) 
 
 def find_or_create_item(institution_id: int, wanted: WantedDataset) -> DemandItem:
     """The demand item for a wanted dataset, created (kind publish, received) if there is none."""
+    return locate_or_create_item(institution_id, wanted)[0]
+
+
+def locate_or_create_item(institution_id: int, wanted: WantedDataset) -> tuple[DemandItem, bool]:
+    """Like `find_or_create_item`, also saying whether the item was created now.
+
+    A new item gets its first public history entry and its deadline reminders.
+    """
+    from demand.models import DemandHistory
+    from demand.reminders import sync_deadline
+
     dataset = _catalogue_dataset(institution_id, wanted)
     if dataset is None and not (wanted.title or "").strip():
         raise ValueError("a wanted dataset needs a catalogue dataset or a title")
     item = _find_item(institution_id, dataset, wanted.title)
     if item is not None:
-        return item
+        return item, False
     # Creating items is serialised per institution so two origins naming the same new
     # dataset at once end with one item, not two.
     institution = db.session.execute(
@@ -98,7 +113,7 @@ def find_or_create_item(institution_id: int, wanted: WantedDataset) -> DemandIte
     ).scalar_one()
     item = _find_item(institution_id, dataset, wanted.title)
     if item is not None:
-        return item
+        return item, False
     item = DemandItem(
         institution_id=institution_id,
         dataset_id=dataset.id if dataset else None,
@@ -107,10 +122,17 @@ def find_or_create_item(institution_id: int, wanted: WantedDataset) -> DemandIte
         description=(dataset.description if dataset else wanted.description) or None,
         status=DemandStatus.received,
         due_on=first_answer_due(institution),
+        created_at=utcnow(),
     )
     db.session.add(item)
     db.session.flush()
-    return item
+    db.session.add(
+        DemandHistory(
+            item_id=item.id, action="created", to_status=str(DemandStatus.received), due_on=item.due_on
+        )
+    )
+    sync_deadline(item)
+    return item, True
 
 
 def replace_signals(
@@ -156,3 +178,26 @@ def replace_signals(
         signal.intended_use = intended_use
     db.session.flush()
     return item_ids
+
+
+# --- where a catalogue dataset was used (events and stories tell, through a provider) ----------------
+
+DatasetUsageProvider = Callable[[str | None, str], list[dict]]
+_USAGE_PROVIDERS: dict[str, DatasetUsageProvider] = {}
+
+
+def register_dataset_usage(name: str, provider: DatasetUsageProvider) -> None:
+    """Let an upper floor say where a dataset (by URL and title) was used.
+
+    A provider returns `[{"kind": "event"|"story", "title", "url"}]`; the app wires the
+    events domain in at start-up, so demand never imports it.
+    """
+    _USAGE_PROVIDERS[name] = provider
+
+
+def dataset_usage(dataset: Dataset) -> list[dict]:
+    """The events and stories that used a dataset, matched by its URL or its title."""
+    found: list[dict] = []
+    for provider in _USAGE_PROVIDERS.values():
+        found.extend(provider(dataset.url, dataset.title))
+    return found

@@ -32,6 +32,7 @@ from core.models import Institution, Membership, User
 from core.permissions import can
 from core.timeutil import is_valid_timezone, to_zone, utcnow
 from core.urls import external_url
+from demand import services as demand_services
 from events import ical, reminders, search
 from events.models import (
     AgendaItem,
@@ -1626,6 +1627,16 @@ def record_outcome(
         for row in event.datasets_for(relation):
             event.datasets.remove(row)
         event.datasets.extend(EventDataset(relation=relation, title=title, url=url) for title, url in rows)
+    # Datasets requested at the table become demand signals of the institution (one origin per event).
+    demand_services.replace_signals(
+        event.institution_id,
+        demand_services.SignalSource.event,
+        f"event:{event.id}",
+        [
+            demand_services.WantedDataset(title=row.title or row.url, url=row.url)
+            for row in event.datasets_for(DatasetRelation.requested)
+        ],
+    )
     if event.status == EventStatus.published:
         event.status = EventStatus.completed
         event.completed_at = now

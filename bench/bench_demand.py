@@ -1,0 +1,283 @@
+"""Demand: the hourly aggregation over 1,000,000 signals against a bare SQL GROUP BY of the
+same rows in the same run (target <= 2x), and the demand list p95 with 100 institutions x
+10,000 items against the same list on an empty database (target <= 2x).
+
+    make bench BENCH=demand       # or: .venv/bin/python bench/bench_demand.py
+
+Aggregation: `demand.reports.compute_all()` in this process (every institution's ranked
+report with sources, 7/30-day trend, suppressed breakdowns by sector, state and intended
+use, unique supporters, daily series, stored as snapshots) versus
+`SELECT item_id, source, count(*), sum(weight) FROM demand_signal GROUP BY item_id, source`
+fetched to the client; best of BENCH_ROUNDS each. List: one client, sequential requests over
+loopback HTTP to gunicorn (1 sync worker) on PostgreSQL for `GET /api/v1/demand` (most
+supported first, all institutions and one institution) and the HTML page `GET /demand`.
+Data is generated in PostgreSQL with INSERT ... SELECT generate_series and ANALYZEd.
+
+Environment: BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/promueve_bench_demand,
+created when missing; its `public` schema is DROPPED and migrated), BENCH_REDIS_URL
+(default redis://127.0.0.1:6379/13), BENCH_REQUESTS (200), BENCH_ITEMS_PER_INSTITUTION
+(10000), BENCH_SIGNALS (1000000), BENCH_ROUNDS (3).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import (
+    bench_env,
+    free_port,
+    fresh_database,
+    percentile,
+    psql,
+    replace_section,
+    start_gunicorn,
+    stop,
+    table_row,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "demand.json"
+DATABASE_URL = os.environ.get(
+    "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/promueve_bench_demand"
+)
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", 200))
+INSTITUTIONS = 100
+ITEMS_PER_INSTITUTION = int(os.environ.get("BENCH_ITEMS_PER_INSTITUTION", 10_000))
+SIGNALS = int(os.environ.get("BENCH_SIGNALS", 1_000_000))
+USERS = 20_000
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", 3))
+WARMUP = 20
+TARGET = 2.0
+START = "<!-- bench:demand:start -->"
+END = "<!-- bench:demand:end -->"
+
+
+def get(port: int, path: str) -> float:
+    started = time.perf_counter()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.request("GET", path, headers={"Accept-Language": "es-MX"})
+        response = connection.getresponse()
+        response.read()
+        if response.status != 200:
+            raise RuntimeError(f"GET {path} -> {response.status}")
+    finally:
+        connection.close()
+    return time.perf_counter() - started
+
+
+PATHS = {
+    "api_all": "/api/v1/demand?sort=supporters",
+    "api_institution": "/api/v1/demand?institution=inst-7&sort=supporters",
+    "api_recent": "/api/v1/demand?sort=recent&page=5",
+    "html": "/demand?institution=inst-7",
+}
+
+
+def list_latencies(port: int) -> dict[str, dict[str, float]]:
+    figures = {}
+    for name, path in PATHS.items():
+        for _ in range(WARMUP):
+            get(port, path)
+        samples = [get(port, path) * 1000 for _ in range(REQUESTS)]
+        figures[name] = {"p50_ms": percentile(samples, 0.5), "p95_ms": percentile(samples, 0.95)}
+    return figures
+
+
+def generate(url: str) -> None:
+    """100 institutions, users, 1,000,000 items and 1,000,000 signals, made in the database."""
+    total_items = INSTITUTIONS * ITEMS_PER_INSTITUTION
+    psql(
+        url,
+        "INSERT INTO institution (slug, name, acronym, government_order, timezone, answer_days, created_at) "
+        f"SELECT 'inst-' || g, 'Institución ' || g, 'I' || g, 'federal', 'America/Mexico_City', 10, now() "
+        f"FROM generate_series(0, {INSTITUTIONS - 1}) g",
+    )
+    psql(
+        url,
+        'INSERT INTO "user" (email, name, password_hash, sector, state, locale, timezone, is_admin, auth_id, '
+        "created_at, email_verified_at) SELECT 'p' || g || '@bench.example.org', 'Persona ' || g, '!', "
+        "(ARRAY['academia','civil_society','private_sector','journalism','government','citizen'])"
+        "[1 + g % 6], "
+        "(ARRAY['Jalisco','Oaxaca','Ciudad de México','Nuevo León','Yucatán'])[1 + g % 5], 'es_MX', "
+        f"'America/Mexico_City', false, 'bench-' || g, now(), now() FROM generate_series(1, {USERS}) g",
+    )
+    psql(
+        url,
+        "INSERT INTO demand_item (institution_id, kind, title, description, status, due_on, "
+        "supporters_count, "
+        "created_at, updated_at) SELECT (SELECT min(id) FROM institution) + g % "
+        f"{INSTITUTIONS}, CASE WHEN g % 10 = 0 THEN 'question' ELSE 'publish' END, "
+        "'Datos solicitados número ' || g, 'Descripción de la solicitud ' || g, "
+        "(ARRAY['received','under_review','scheduled','published','not_possible','received'])"
+        "[1 + g % 6], "
+        "current_date + (g % 20), (g::bigint * 7919) % 60, now() - (g % 90) * interval '1 day', now() "
+        f"FROM generate_series(0, {total_items - 1}) g",
+    )
+    psql(
+        url,
+        "INSERT INTO demand_signal (item_id, source, ref, weight, user_id, sector, state, intended_use, "
+        "created_at) "
+        "SELECT (SELECT min(id) FROM demand_item) + ((g::bigint * 2654435761) % 1000003) % "
+        f"{total_items}, (ARRAY['request','support','support','support','event','survey'])[1 + g % 6], "
+        "'bench:' || g, CASE WHEN g % 6 = 5 THEN 3 ELSE 1 END, "
+        f'CASE WHEN g % 6 < 4 THEN (SELECT min(id) FROM "user") + g % {USERS} END, '
+        "(ARRAY['academia','civil_society','private_sector','journalism','government','citizen', NULL])"
+        "[1 + g % 7], "
+        "(ARRAY['Jalisco','Oaxaca','Ciudad de México','Nuevo León','Yucatán', NULL])[1 + g % 6], "
+        "(ARRAY['research','journalism','app_or_service','public_policy','teaching','personal','other'])"
+        "[1 + g % 7], "
+        "now() - (g % 75) * interval '1 day' - (g % 24) * interval '1 hour' "
+        f"FROM generate_series(1, {SIGNALS}) g ON CONFLICT DO NOTHING",
+    )
+    psql(url, "ANALYZE")
+
+
+def aggregation(app) -> dict[str, float]:
+    from sqlalchemy import text
+
+    from core.extensions import db
+    from demand import reports
+
+    def bare() -> float:
+        with app.app_context():
+            connection = db.engine.raw_connection()
+            try:
+                cursor = connection.cursor()
+                started = time.perf_counter()
+                cursor.execute(
+                    "SELECT item_id, source, count(*), sum(weight) FROM demand_signal "
+                    "GROUP BY item_id, source"
+                )
+                rows = cursor.fetchall()
+                elapsed = time.perf_counter() - started
+                connection.rollback()
+            finally:
+                connection.close()
+        assert rows
+        return elapsed
+
+    def ours() -> float:
+        with app.app_context():
+            started = time.perf_counter()
+            count = reports.compute_all()
+            elapsed = time.perf_counter() - started
+            db.session.remove()
+        assert count == INSTITUTIONS
+        return elapsed
+
+    with app.app_context():
+        rows = db.session.execute(text("SELECT count(*) FROM demand_signal")).scalar_one()
+        db.session.remove()
+    bare_times, our_times = [], []
+    for _ in range(ROUNDS):
+        bare_times.append(bare())
+        our_times.append(ours())
+    return {
+        "signals": rows,
+        "bare_group_by_s": min(bare_times),
+        "aggregation_s": min(our_times),
+        "ratio": min(our_times) / min(bare_times),
+    }
+
+
+def main() -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="promueve-bench-demand-"))
+    port = free_port()
+    env = bench_env(port, workdir, DATABASE_URL, REDIS_URL, RATELIMIT_ENABLED="0")
+    os.environ.update(
+        {k: v for k, v in env.items() if k in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "MAIL_DIR")}
+    )
+    fresh_database(DATABASE_URL, env)
+    sys.path.insert(0, str(ROOT))
+    from app import create_app
+
+    app = create_app({"RATELIMIT_ENABLED": False})
+    # A few rows so the empty-database list still has a first page of the same shape.
+    generate_small = (
+        "INSERT INTO institution (slug, name, acronym, government_order, timezone, answer_days, created_at) "
+        "VALUES ('inst-7', 'Institución 7', 'I7', 'federal', 'America/Mexico_City', 10, now())"
+    )
+    psql(DATABASE_URL, generate_small)
+    server = start_gunicorn(port, env, workdir / "gunicorn-empty.log")
+    try:
+        empty = list_latencies(port)
+    finally:
+        stop(server)
+    psql(DATABASE_URL, "DELETE FROM institution")
+    started = time.perf_counter()
+    generate(DATABASE_URL)
+    generated_s = time.perf_counter() - started
+    server = start_gunicorn(port, env, workdir / "gunicorn-full.log")
+    try:
+        full = list_latencies(port)
+    finally:
+        stop(server)
+    agg = aggregation(app)
+    ratios = {name: full[name]["p95_ms"] / max(empty[name]["p95_ms"], 0.001) for name in PATHS}
+    result = {
+        "machine": platform.platform(),
+        "cpus": os.cpu_count(),
+        "institutions": INSTITUTIONS,
+        "items": INSTITUTIONS * ITEMS_PER_INSTITUTION,
+        "generated_in_s": round(generated_s, 1),
+        "aggregation": agg,
+        "list_empty": empty,
+        "list_full": full,
+        "list_ratio_p95": ratios,
+        "targets": {"aggregation_ratio": TARGET, "list_ratio_p95": TARGET},
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2))
+    print(
+        f"aggregation over {agg['signals']:,} signals: {agg['aggregation_s']:.2f} s; bare GROUP BY "
+        f"{agg['bare_group_by_s']:.2f} s; ratio {agg['ratio']:.2f} (target <= {TARGET})"
+    )
+    for name, path in PATHS.items():
+        print(
+            f"{path}: p95 {full[name]['p95_ms']:.1f} ms with {result['items']:,} items vs "
+            f"{empty[name]['p95_ms']:.1f} ms empty; ratio {ratios[name]:.2f} (target <= {TARGET})"
+        )
+    lines = [
+        START,
+        "## Demand (`bench_demand.py`)",
+        "",
+        f"{result['items']:,} items of {INSTITUTIONS} institutions, {agg['signals']:,} signals; "
+        f"{result['cpus']} CPUs.",
+        "",
+        table_row("Measure", "Ours", "Baseline (same run)", "Ratio", "Target"),
+        table_row("---", "---", "---", "---", "---"),
+        table_row(
+            "Aggregation (all reports) vs bare GROUP BY",
+            f"{agg['aggregation_s']:.2f} s",
+            f"{agg['bare_group_by_s']:.2f} s",
+            f"{agg['ratio']:.2f}",
+            f"<= {TARGET}",
+        ),
+        *[
+            table_row(
+                f"`GET {path}` p95",
+                f"{full[name]['p95_ms']:.1f} ms",
+                f"{empty[name]['p95_ms']:.1f} ms (empty)",
+                f"{ratios[name]:.2f}",
+                f"<= {TARGET}",
+            )
+            for name, path in PATHS.items()
+        ],
+        END,
+    ]
+    replace_section(START, END, "\n".join(lines))
+    ok = agg["ratio"] <= TARGET and all(r <= TARGET for r in ratios.values())
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
