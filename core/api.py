@@ -8,7 +8,7 @@ from typing import Any
 
 import marshmallow as ma
 from apispec import BasePlugin
-from flask import current_app, g, jsonify, request
+from flask import current_app, jsonify, request
 from flask_smorest import Api
 from flask_smorest import Blueprint as SmorestBlueprint
 from flask_smorest.pagination import PaginationMetadataSchema
@@ -109,15 +109,21 @@ api = PromueveApi(
 )
 
 
+_JSON_KEY = "promueve.api_json"
+_USER_KEY = "promueve.api_user"
+
+
 def json_body() -> Any:
     """The request's JSON body, parsed once by `core.json_input` (400 when refused)."""
-    if "api_json" not in g:
+    # Kept on the request itself (its WSGI environ), not on `g`: an application context may
+    # outlive one request (tests push one around several), a request never does.
+    if _JSON_KEY not in request.environ:
         try:
-            g.api_json = json_input.loads(request.get_data(cache=True))
+            request.environ[_JSON_KEY] = json_input.loads(request.get_data(cache=True))
         except ValueError as exc:
             detail = str(exc) if isinstance(exc, json_input.JSONInputError) else "It does not parse."
             raise BadRequest(f"The request body is not valid JSON. {detail}") from exc
-    return g.api_json
+    return request.environ[_JSON_KEY]
 
 
 class ArgumentsParser(FlaskParser):
@@ -242,9 +248,9 @@ def _user_from_bearer() -> User | None:
 
 def api_user() -> User | None:
     """The user authenticated by bearer token (401 on a bad token), or None."""
-    if "api_user" not in g:
-        g.api_user = _user_from_bearer()
-    return g.api_user
+    if _USER_KEY not in request.environ:  # per request, as `json_body`
+        request.environ[_USER_KEY] = _user_from_bearer()
+    return request.environ[_USER_KEY]
 
 
 def auth_required(view):

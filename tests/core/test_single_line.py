@@ -18,6 +18,8 @@ MULTI_LINE = {
     "description", "summary", "minutes", "body", "reason", "text", "password",
     # challenges: long texts people write in paragraphs
     "problem", "expected_outcomes", "eligibility", "prizes", "terms", "question", "answer", "comment",
+    # demand: an official answer's explanation and its legal basis
+    "explanation", "legal_basis",
 }  # fmt: skip
 """Fields where a person writes paragraphs; every other text field is one line."""
 
