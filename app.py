@@ -73,6 +73,7 @@ def _init_extensions(app: Flask) -> None:
     import demand.models  # noqa: F401
     import events.feed_models  # noqa: F401
     import notifications.models
+    import surveys.models
     from core.api import api
     from core.celery_app import celery_init_app
     from core.errors import init_errors
@@ -116,6 +117,9 @@ def _init_extensions(app: Flask) -> None:
     init_errors(app)
 
     import notifications.tasks  # noqa: F401 - registers the outbox tasks
+    import surveys.permissions
+    import surveys.services.lifecycle
+    import surveys.tasks  # noqa: F401 - registers the surveys tasks
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -130,17 +134,21 @@ def _register_blueprints(app: Flask) -> None:
     from events.views import bp as events_bp
     from notifications.api import blp as notifications_api
     from notifications.views import bp as notifications_bp
+    from surveys.api import blp as surveys_api
+    from surveys.views import bp as surveys_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(notifications_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(events_bp)
     app.register_blueprint(calendars_bp)
+    app.register_blueprint(surveys_bp)
     api.register_blueprint(accounts_api)
     api.register_blueprint(events_api)
     register_event_previews()
     api.register_blueprint(calendars_api)
     api.register_blueprint(notifications_api)
+    api.register_blueprint(surveys_api)
 
 
 def _register_cli(app: Flask) -> None:
