@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -567,9 +568,9 @@ def delete_section(survey_id: int, section_id: int):
 
 
 TRANSITIONS = {
-    "open": (services.open_survey, "La encuesta está abierta (o programada)."),
-    "close": (services.close_survey, "La encuesta está cerrada."),
-    "publish-results": (services.publish_results, "Los resultados están publicados."),
+    "open": (services.open_survey, _l("La encuesta está abierta (o programada).")),
+    "close": (services.close_survey, _l("La encuesta está cerrada.")),
+    "publish-results": (services.publish_results, _l("Los resultados están publicados.")),
 }
 
 
@@ -580,7 +581,7 @@ def transition(survey_id: int, action: str):
     func, message = TRANSITIONS[action]
     try:
         func(current_user, survey)
-        flash(_(message), "success")
+        flash(str(message), "success")
     except DomainError as exc:
         db.session.rollback()
         _flash_error(exc)

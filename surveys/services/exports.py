@@ -237,9 +237,9 @@ def latest_exports(survey: Survey) -> list[SurveyExport]:
 
 
 VALUE_DESCRIPTIONS = {
-    QuestionKind.single_choice: "options[].count: respondents who chose it; percent of those who answered",
+    QuestionKind.single_choice: "options[].count: respondents who chose it; percent of those answering",
     QuestionKind.multiple_choice: "options[].count: respondents who ticked it (several per person)",
-    QuestionKind.ranking: "options[].borda: Borda score (n-1 points for first place … 0); count: times ranked",
+    QuestionKind.ranking: "options[].borda: Borda score (n-1 points for first … 0); count: times ranked",
     QuestionKind.rating: "options[]: distribution per scale value; mean",
     QuestionKind.short_text: "texts: answers approved by moderation",
     QuestionKind.long_text: "texts: answers approved by moderation",
@@ -263,7 +263,7 @@ def data_dictionary(survey: Survey) -> dict[str, Any]:
             "questions[].answered": "respondents who answered the question (the base of percent)",
             "questions[].options[]": "id, label, count, percent (0-100, one decimal)",
             "breakdowns.sector|state.<group>": (
-                "respondents and per-question option counts of respondents in the group; 'unstated' = not given"
+                "respondents and per-question option counts in the group; 'unstated' = not given"
             ),
             "suppressed values": (
                 f'"<{survey.suppression_threshold}": a count under the threshold; "suppressed": hidden so '
