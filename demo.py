@@ -11,6 +11,7 @@ from core.extensions import db
 from core.models import Institution, User
 from events.seed import seed_events
 from notifications.seed import seed_notifications
+from surveys.seed import seed_surveys
 
 ADMIN = ("admin@promueve.example", "Administración Promueve", "Admin-Promueve-2026")
 
@@ -111,6 +112,7 @@ def seed_demo() -> list[tuple[str, str, str]]:
             services.add_member(admin, institution, liaison, "liaison")
         accounts.append((spec["acronym"], email, password))
     accounts.extend(seed_events())
+    accounts.extend(seed_surveys())
     seed_notifications([email for _who, email, _password in accounts])
     return accounts
 
