@@ -247,8 +247,10 @@ class SurveyResponse(db.Model):
 class SurveyAnswer(db.Model):
     """One normalised piece of an answer set, for counting in SQL.
 
-    A choice (or a ranked choice with its `position`), a number (rating, number), a text,
-    a catalogue dataset or a proposed one (`text` the title, `detail` the description).
+    A choice (or a ranked/ticked choice with its `position`), a number (rating, number), a
+    text, a catalogue dataset or a proposed one (`text` the title, `detail` the description).
+    Rows of a question that take several per answer set are numbered from 0 in `position`,
+    so "position 0 or NULL" counts each answering respondent once.
     """
 
     __table_args__ = (Index("ix_survey_answer_question_choice", "question_id", "choice_id"),)
@@ -266,6 +268,9 @@ class SurveyAnswer(db.Model):
     detail: Mapped[str | None] = mapped_column(Text)
     dataset_id: Mapped[int | None] = mapped_column(ForeignKey("dataset.id", ondelete="SET NULL"))
     moderation: Mapped[Moderation | None] = mapped_column(String(16))
+    # The answer set's profile, repeated so breakdowns count without a join.
+    sector: Mapped[str | None] = mapped_column(String(32))
+    state: Mapped[str | None] = mapped_column(String(64))
 
 
 class SurveyStart(db.Model):

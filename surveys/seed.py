@@ -47,8 +47,14 @@ DATASETS = {
         ("matricula", "Matrícula por nivel educativo y entidad"),
     ],
 }
-PROFESSIONS = ["Investigadora en demografía", "Periodista de datos", "Desarrollador de software",
-               "Analista de políticas públicas", "Docente de secundaria", "Estudiante de economía"]  # fmt: skip
+PROFESSIONS = [
+    "Investigadora en demografía",
+    "Periodista de datos",
+    "Desarrollador de software",
+    "Analista de políticas públicas",
+    "Docente de secundaria",
+    "Estudiante de economía",
+]
 IMPROVEMENTS = [
     "Publicar los datos por municipio y no solo por entidad.",
     "Tener una API con documentación y ejemplos.",
@@ -221,8 +227,8 @@ def seed_surveys() -> list[tuple[str, str, str]]:
             conagua,
             {
                 "title": title,
-                "description": "Compara ideas de dos en dos y agrega las tuyas. Las más votadas guiarán el plan "
-                "de publicación de 2027.",
+                "description": "Compara ideas de dos en dos y agrega las tuyas. "
+                "Las más votadas guiarán el plan de publicación de 2027.",
                 "privacy": "anonymous",
                 "closes_at": now + timedelta(days=21),
                 "live_results": True,
@@ -266,7 +272,8 @@ def seed_surveys() -> list[tuple[str, str, str]]:
             sep,
             {
                 "title": title,
-                "description": "Encuesta identificada: la SEP podrá contactarte para profundizar en tu respuesta.",
+                "description": "Encuesta identificada: la SEP podrá contactarte "
+                "para profundizar en tu respuesta.",
                 "privacy": "identified",
                 "closes_at": now + timedelta(days=14),
                 "live_results": True,

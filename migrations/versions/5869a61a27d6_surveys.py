@@ -190,6 +190,8 @@ def upgrade():
     sa.Column('detail', sa.Text(), nullable=True),
     sa.Column('dataset_id', sa.Integer(), nullable=True),
     sa.Column('moderation', sa.String(length=16), nullable=True),
+    sa.Column('sector', sa.String(length=32), nullable=True),
+    sa.Column('state', sa.String(length=64), nullable=True),
     sa.ForeignKeyConstraint(['choice_id'], ['survey_choice.id'], name=op.f('fk_survey_answer_choice_id_survey_choice'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['dataset_id'], ['dataset.id'], name=op.f('fk_survey_answer_dataset_id_dataset'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['question_id'], ['survey_question.id'], name=op.f('fk_survey_answer_question_id_survey_question'), ondelete='CASCADE'),

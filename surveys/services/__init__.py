@@ -23,9 +23,9 @@ from surveys.services.common import (
 )
 from surveys.services.demand_feed import sync_survey_demand
 from surveys.services.lifecycle import close_survey, open_survey, publish_results, run_schedule
+from surveys.services.listing import list_surveys, managed_institution_ids, open_surveys
 from surveys.services.moderation import moderate_text
 from surveys.services.moderation import pending_texts as moderation_pending
-from surveys.services.listing import list_surveys, managed_institution_ids, open_surveys
 from surveys.services.responses import (
     Submission,
     accepting_answers,

@@ -287,7 +287,9 @@ def clean_profile(
     return {"sector": str(sector) if sector else None, "state": state or None, "intended_use": use or None}
 
 
-def _answer_rows(survey: Survey, response_id: int, answers: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _answer_rows(
+    survey: Survey, response_id: int, answers: Mapping[str, Any], profile: Mapping[str, Any]
+) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     questions = {str(q.id): q for q in survey.questions}
 
@@ -303,6 +305,8 @@ def _answer_rows(survey: Survey, response_id: int, answers: Mapping[str, Any]) -
             "detail": None,
             "dataset_id": None,
             "moderation": None,
+            "sector": profile.get("sector"),
+            "state": profile.get("state"),
         }
         base.update(values)
         return base
@@ -440,7 +444,7 @@ def submit_response(user: User, survey: Survey, answers: Any, profile: Any = Non
         for name, value in profile_values.items():
             setattr(response, name, value)
         response.updated_at = utcnow()
-    rows = _answer_rows(survey, response.id, cleaned)
+    rows = _answer_rows(survey, response.id, cleaned, profile_values)
     if rows:
         db.session.execute(SurveyAnswer.__table__.insert(), rows)
     _ensure_started(survey, user)

@@ -13,7 +13,7 @@ from collections import defaultdict
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import case, func, or_, select, tuple_
 
 from core.choices import SECTOR_LABELS
 from core.extensions import db
@@ -55,79 +55,87 @@ def may_see_results(user: Any, survey: Survey) -> bool:
     return can(user, "surveys.manage", survey)
 
 
-def _choice_counts(survey_id: int, group_column=None) -> dict:
-    """{(group, question_id, choice_id): (count, position sum)} for choice answers."""
-    columns = [SurveyAnswer.question_id, SurveyAnswer.choice_id]
-    query = select(
-        *([group_column] if group_column is not None else []),
-        *columns,
+Tally = dict[tuple[str | None, str | None, int, tuple[str, Any]], tuple[int, int, int]]
+
+
+def _tally_rows(survey: Survey) -> Tally:
+    """Every count the results need, in one pass over the answers on PostgreSQL (GROUPING
+    SETS: overall, by sector, by state); three passes elsewhere.
+
+    Keyed by (dimension, group, question id, ("c", choice) | ("n", rating value) |
+    ("d", dataset) | ("t", None)); values are (rows, sum of positions, respondents).
+    Number questions are summarised by `_quartiles` instead (their values are too many).
+    """
+    rating_ids = [q.id for q in survey.questions if q.kind == QuestionKind.rating]
+    keys = (SurveyAnswer.question_id, SurveyAnswer.choice_id, SurveyAnswer.number, SurveyAnswer.dataset_id)
+    measures = (
         func.count(),
         func.coalesce(func.sum(SurveyAnswer.position), 0),
-    ).where(SurveyAnswer.survey_id == survey_id, SurveyAnswer.choice_id.is_not(None))
-    if group_column is not None:
-        query = query.join(SurveyResponse, SurveyResponse.id == SurveyAnswer.response_id)
-    query = query.group_by(*([group_column] if group_column is not None else []), *columns)
-    result = {}
-    for row in db.session.execute(query):
-        if group_column is not None:
-            group, question_id, choice_id, count, position_sum = row
+        func.sum(case((or_(SurveyAnswer.position.is_(None), SurveyAnswer.position == 0), 1), else_=0)),
+    )
+    where = (
+        SurveyAnswer.survey_id == survey.id,
+        or_(SurveyAnswer.number.is_(None), SurveyAnswer.question_id.in_(rating_ids or [-1])),
+    )
+    tally: Tally = {}
+
+    def add(dimension, group, question_id, choice_id, number, dataset_id, count, position_sum, first):
+        if choice_id is not None:
+            key = ("c", choice_id)
+        elif number is not None:
+            key = ("n", float(number))
+        elif dataset_id is not None:
+            key = ("d", dataset_id)
         else:
-            group = None
-            question_id, choice_id, count, position_sum = row
-        result[(group or (UNSTATED if group_column is not None else None), question_id, choice_id)] = (
-            count,
-            int(position_sum),
-        )
-    return result
+            key = ("t", None)
+        if dimension is not None:
+            group = group or UNSTATED
+        tally[(dimension, group, question_id, key)] = (int(count), int(position_sum), int(first or 0))
 
-
-def _value_counts(survey_id: int, group_column=None) -> dict:
-    """{(group, question_id, value): count} for numbers (ratings) and catalogue datasets."""
-    result: dict = {}
-    for value_column in (SurveyAnswer.number, SurveyAnswer.dataset_id):
-        query = select(
-            *([group_column] if group_column is not None else []),
-            SurveyAnswer.question_id,
-            value_column,
-            func.count(),
-        ).where(SurveyAnswer.survey_id == survey_id, value_column.is_not(None))
-        if group_column is not None:
-            query = query.join(SurveyResponse, SurveyResponse.id == SurveyAnswer.response_id)
-        query = query.group_by(
-            *([group_column] if group_column is not None else []), SurveyAnswer.question_id, value_column
+    if db.engine.dialect.name == "postgresql":
+        query = (
+            select(
+                func.grouping(SurveyAnswer.sector),
+                func.grouping(SurveyAnswer.state),
+                SurveyAnswer.sector,
+                SurveyAnswer.state,
+                *keys,
+                *measures,
+            )
+            .where(*where)
+            .group_by(
+                func.grouping_sets(
+                    tuple_(*keys),
+                    tuple_(SurveyAnswer.sector, *keys),
+                    tuple_(SurveyAnswer.state, *keys),
+                )
+            )
         )
-        for row in db.session.execute(query):
-            if group_column is not None:
-                group, question_id, value, count = row
-                group = group or UNSTATED
+        for no_sector, no_state, sector, state, *rest in db.session.execute(query):
+            if not no_sector:
+                add("sector", sector, *rest)
+            elif not no_state:
+                add("state", state, *rest)
             else:
-                group = None
-                question_id, value, count = row
-            result[
-                (group, question_id, ("n", value) if value_column is SurveyAnswer.number else ("d", value))
-            ] = count
-    return result
+                add(None, None, *rest)
+        return tally
+    for dimension, column in ((None, None), ("sector", SurveyAnswer.sector), ("state", SurveyAnswer.state)):
+        extra = [column] if column is not None else []
+        query = select(*extra, *keys, *measures).where(*where).group_by(*extra, *keys)
+        for row in db.session.execute(query):
+            if column is None:
+                add(None, None, *row)
+            else:
+                add(dimension, *row)
+    return tally
 
 
-def _answered(survey_id: int, group_column=None) -> dict:
-    """{(group, question_id): respondents who answered}."""
-    query = select(
-        *([group_column] if group_column is not None else []),
-        SurveyAnswer.question_id,
-        func.count(func.distinct(SurveyAnswer.response_id)),
-    ).where(SurveyAnswer.survey_id == survey_id)
-    if group_column is not None:
-        query = query.join(SurveyResponse, SurveyResponse.id == SurveyAnswer.response_id)
-    query = query.group_by(*([group_column] if group_column is not None else []), SurveyAnswer.question_id)
-    result = {}
-    for row in db.session.execute(query):
-        if group_column is not None:
-            group, question_id, count = row
-            result[(group or UNSTATED, question_id)] = count
-        else:
-            question_id, count = row
-            result[(None, question_id)] = count
-    return result
+def _answered_map(tally: Tally) -> dict[tuple[str | None, Any, int], int]:
+    """Respondents who answered, per (dimension, group, question)."""
+    answered: dict[tuple[str | None, Any, int], int] = defaultdict(int)
+    for (dimension, group, question_id, _key), (_count, _sum, first) in tally.items():
+        answered[(dimension, group, question_id)] += first
+    return answered
 
 
 def _quartiles(survey_id: int, question_id: int) -> dict[str, float | None]:
@@ -140,13 +148,14 @@ def _quartiles(survey_id: int, question_id: int) -> dict[str, float | None]:
                 func.min(SurveyAnswer.number),
                 func.max(SurveyAnswer.number),
                 func.avg(SurveyAnswer.number),
+                func.count(),
             ).where(
                 SurveyAnswer.question_id == question_id,
                 SurveyAnswer.survey_id == survey_id,
                 SurveyAnswer.number.is_not(None),
             )
         ).one()
-        q1, median, q3, low, high, mean = row
+        q1, median, q3, low, high, mean, count = row
     else:
         values = sorted(
             db.session.execute(
@@ -157,8 +166,17 @@ def _quartiles(survey_id: int, question_id: int) -> dict[str, float | None]:
                 )
             ).scalars()
         )
+        count = len(values)
         if not values:
-            return {"median": None, "q1": None, "q3": None, "min": None, "max": None, "mean": None}
+            return {
+                "median": None,
+                "q1": None,
+                "q3": None,
+                "min": None,
+                "max": None,
+                "mean": None,
+                "count": 0,
+            }
         if len(values) == 1:
             q1 = median = q3 = values[0]
         else:
@@ -171,6 +189,7 @@ def _quartiles(survey_id: int, question_id: int) -> dict[str, float | None]:
         "min": _round(low),
         "max": _round(high),
         "mean": _round(mean),
+        "count": count,
     }
 
 
@@ -195,20 +214,23 @@ def _dataset_titles(survey: Survey) -> dict[int, str]:
 
 
 def _options(
-    survey: Survey,
     question: SurveyQuestion,
-    choice_counts: dict,
-    value_counts: dict,
+    tally: Tally,
+    dimension: str | None,
     group: Any,
     base: int,
     titles: dict[int, str],
 ) -> list[dict[str, Any]]:
     kind = question.kind
+
+    def get(key) -> tuple[int, int, int]:
+        return tally.get((dimension, group, question.id, key), (0, 0, 0))
+
     if kind in (QuestionKind.single_choice, QuestionKind.multiple_choice, QuestionKind.ranking):
         options = []
         n = len(question.approved_choices)
         for choice in question.approved_choices:
-            count, position_sum = choice_counts.get((group, question.id, choice.id), (0, 0))
+            count, position_sum, _first = get(("c", choice.id))
             option = {
                 "id": choice.id,
                 "label": choice.label,
@@ -228,23 +250,17 @@ def _options(
             {
                 "id": value,
                 "label": _scale_label(question, value),
-                "count": (count := value_counts.get((group, question.id, ("n", float(value))), 0)),
+                "count": (count := get(("n", float(value)))[0]),
                 "percent": _percent(count, base),
             }
             for value in range(question.scale_min, question.scale_max + 1)
         ]
     if kind == QuestionKind.dataset_demand:
-        options = []
-        for (g, qid, (tag, value)), count in value_counts.items():
-            if g == group and qid == question.id and tag == "d":
-                options.append(
-                    {
-                        "id": value,
-                        "label": titles.get(value, "?"),
-                        "count": count,
-                        "percent": _percent(count, base),
-                    }
-                )
+        options = [
+            {"id": key[1], "label": titles.get(key[1], "?"), "count": count, "percent": _percent(count, base)}
+            for (d, g, q, key), (count, _sum, _first) in tally.items()
+            if d == dimension and g == group and q == question.id and key[0] == "d"
+        ]
         options.sort(key=lambda o: (-o["count"], o["label"]))
         return options
     return []
@@ -268,14 +284,18 @@ def _texts(survey: Survey) -> dict[int, list[str]]:
     return texts
 
 
-def _respondents(survey: Survey, group_column=None) -> dict:
-    query = select(*([group_column] if group_column is not None else []), func.count()).where(
-        SurveyResponse.survey_id == survey.id
-    )
-    if group_column is not None:
-        query = query.group_by(group_column)
-        return {(group or UNSTATED): count for group, count in db.session.execute(query)}
-    return {None: db.session.execute(query).scalar_one()}
+def _respondents(survey: Survey) -> dict[tuple[str | None, Any], int]:
+    """Answer sets overall, by sector and by state: {(dimension, group): count}."""
+    where = SurveyResponse.survey_id == survey.id
+    result: dict[tuple[str | None, Any], int] = {
+        (None, None): db.session.execute(
+            select(func.count()).select_from(SurveyResponse).where(where)
+        ).scalar_one()
+    }
+    for dimension, column in (("sector", SurveyResponse.sector), ("state", SurveyResponse.state)):
+        for group, count in db.session.execute(select(column, func.count()).where(where).group_by(column)):
+            result[(dimension, group or UNSTATED)] = count
+    return result
 
 
 def _uses(survey: Survey) -> list[dict[str, Any]]:
@@ -304,21 +324,20 @@ def compute_results(survey: Survey) -> dict[str, Any]:
     """The whole results document (the API's shape; pages render the same data)."""
     from surveys.services.wiki import idea_scores
 
-    respondents = _respondents(survey)[None]
-    choice_counts = _choice_counts(survey.id)
-    value_counts = _value_counts(survey.id)
-    answered = _answered(survey.id)
+    respondents = _respondents(survey)
+    tally = _tally_rows(survey)
+    answered = _answered_map(tally)
     titles = _dataset_titles(survey)
     texts = _texts(survey)
     questions = []
     for question in survey.questions:
-        base = answered.get((None, question.id), 0)
+        base = answered.get((None, None, question.id), 0)
         entry: dict[str, Any] = {
             "id": question.id,
             "kind": str(question.kind),
             "prompt": question.prompt,
             "answered": base,
-            "options": _options(survey, question, choice_counts, value_counts, None, base, titles),
+            "options": _options(question, tally, None, None, base, titles),
         }
         if question.kind == QuestionKind.rating:
             total = sum(o["count"] for o in entry["options"])
@@ -327,7 +346,9 @@ def compute_results(survey: Survey) -> dict[str, Any]:
             )
             entry["scale_min"], entry["scale_max"] = question.scale_min, question.scale_max
         elif question.kind == QuestionKind.number:
-            entry.update(_quartiles(survey.id, question.id))
+            summary = _quartiles(survey.id, question.id)
+            entry["answered"] = summary.pop("count")
+            entry.update(summary)
         elif question.kind in (QuestionKind.short_text, QuestionKind.long_text):
             entry["texts"] = texts.get(question.id, [])
         elif question.kind == QuestionKind.dataset_demand:
@@ -340,24 +361,22 @@ def compute_results(survey: Survey) -> dict[str, Any]:
     return {
         "survey": survey.id,
         "status": str(survey.status),
-        "respondents": respondents,
+        "respondents": respondents[(None, None)],
         "suppression_threshold": survey.suppression_threshold,
         "questions": questions,
         "breakdowns": {
-            "sector": _breakdown(survey, SurveyResponse.sector, titles, choice_counts, value_counts),
-            "state": _breakdown(survey, SurveyResponse.state, titles, choice_counts, value_counts),
+            "sector": _breakdown(survey, "sector", respondents, tally, titles),
+            "state": _breakdown(survey, "state", respondents, tally, titles),
         },
     }
 
 
-def _breakdown(survey: Survey, column, titles, overall_choices, overall_values) -> dict[str, Any]:
+def _breakdown(survey: Survey, dimension: str, all_respondents: dict, tally: Tally, titles) -> dict[str, Any]:
     """Per group: respondents and option counts, suppressed so no small group shows."""
     threshold = survey.suppression_threshold
-    respondents = _respondents(survey, column)
+    respondents = {group: count for (d, group), count in all_respondents.items() if d == dimension}
     shown_respondents = suppress_counts(respondents, threshold)
     hidden_groups = [g for g, v in shown_respondents.items() if isinstance(v, str)]
-    choice_counts = _choice_counts(survey.id, column)
-    value_counts = _value_counts(survey.id, column)
     groups = sorted(respondents)
     per_group: dict[str, dict[str, Any]] = {
         group: {"respondents": shown_respondents[group], "questions": []} for group in groups
@@ -366,8 +385,7 @@ def _breakdown(survey: Survey, column, titles, overall_choices, overall_values) 
         if question.kind not in BREAKDOWN_KINDS:
             continue
         options_by_group = {
-            group: _options(survey, question, choice_counts, value_counts, group, respondents[group], titles)
-            for group in groups
+            group: _options(question, tally, dimension, group, respondents[group], titles) for group in groups
         }
         labels: dict[Any, str] = {}
         table: dict[str, dict[Any, int]] = {}

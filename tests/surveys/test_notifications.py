@@ -24,7 +24,7 @@ def kinds(mail_dir, email):
 
 def test_opening_tells_the_institutions_followers(app, ctx, mail_dir):
     inst = make_institution("conagua")
-    follower, stranger = make_user("sigo@example.org"), make_user("otra@example.org")
+    follower, _stranger = make_user("sigo@example.org"), make_user("otra@example.org")
     follow_institution(follower, inst)
     db.session.commit()
     survey = make_survey(inst, open_now=False)

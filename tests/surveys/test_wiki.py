@@ -103,7 +103,7 @@ def test_ideas_wait_for_moderation_before_joining_pairs(ctx):
 
 
 def test_bradley_terry_scores_intervals_and_minimum(ctx):
-    survey, question = wiki_survey(minimum=10)
+    _survey, question = wiki_survey(minimum=10)
     ids = ideas(question)
     record(question, ids["Contratos"], ids["Escuelas"], 9)
     record(question, ids["Escuelas"], ids["Contratos"], 1)
