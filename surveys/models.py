@@ -225,7 +225,11 @@ class SurveyChoice(db.Model):
 class SurveyResponse(db.Model):
     """One person's answer set: at most one per survey (the respondent key is unique)."""
 
-    __table_args__ = (UniqueConstraint("survey_id", "respondent_key"),)
+    __table_args__ = (
+        UniqueConstraint("survey_id", "respondent_key"),
+        # Respondents per sector, state and use without reading the rows (index-only scan).
+        Index("ix_survey_response_profile", "survey_id", "sector", "state", "intended_use"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False, default=random_id)
     survey_id: Mapped[int] = mapped_column(ForeignKey("survey.id", ondelete="CASCADE"), index=True)
@@ -253,7 +257,11 @@ class SurveyAnswer(db.Model):
     so "position 0 or NULL" counts each answering respondent once.
     """
 
-    __table_args__ = (Index("ix_survey_answer_question_choice", "question_id", "choice_id"),)
+    __table_args__ = (
+        Index("ix_survey_answer_question_choice", "question_id", "choice_id"),
+        # Moderation queues and the approved texts of results.
+        Index("ix_survey_answer_survey_moderation", "survey_id", "moderation"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False, default=random_id)
     response_id: Mapped[int] = mapped_column(

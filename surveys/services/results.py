@@ -13,7 +13,7 @@ from collections import defaultdict
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, func, or_, select, tuple_
+from sqlalchemy import case, func, or_, select
 
 from core.choices import SECTOR_LABELS
 from core.extensions import db
@@ -59,27 +59,52 @@ Tally = dict[tuple[str | None, str | None, int, tuple[str, Any]], tuple[int, int
 
 
 def _tally_rows(survey: Survey) -> Tally:
-    """Every count the results need, in one pass over the answers on PostgreSQL (GROUPING
-    SETS: overall, by sector, by state); three passes elsewhere.
+    """Every count the results need, from one GROUP BY at the finest grain (sector, state,
+    question, value) rolled up here to overall, by sector and by state: the groups are few
+    (sectors x states x options), so the database scans the answers once.
 
     Keyed by (dimension, group, question id, ("c", choice) | ("n", rating value) |
     ("d", dataset) | ("t", None)); values are (rows, sum of positions, respondents).
     Number questions are summarised by `_quartiles` instead (their values are too many).
     """
     rating_ids = [q.id for q in survey.questions if q.kind == QuestionKind.rating]
-    keys = (SurveyAnswer.question_id, SurveyAnswer.choice_id, SurveyAnswer.number, SurveyAnswer.dataset_id)
-    measures = (
-        func.count(),
-        func.coalesce(func.sum(SurveyAnswer.position), 0),
-        func.sum(case((or_(SurveyAnswer.position.is_(None), SurveyAnswer.position == 0), 1), else_=0)),
+    query = (
+        select(
+            SurveyAnswer.sector,
+            SurveyAnswer.state,
+            SurveyAnswer.question_id,
+            SurveyAnswer.choice_id,
+            SurveyAnswer.number,
+            SurveyAnswer.dataset_id,
+            func.count(),
+            func.coalesce(func.sum(SurveyAnswer.position), 0),
+            func.sum(case((or_(SurveyAnswer.position.is_(None), SurveyAnswer.position == 0), 1), else_=0)),
+        )
+        .where(
+            SurveyAnswer.survey_id == survey.id,
+            or_(SurveyAnswer.number.is_(None), SurveyAnswer.question_id.in_(rating_ids or [-1])),
+        )
+        .group_by(
+            SurveyAnswer.sector,
+            SurveyAnswer.state,
+            SurveyAnswer.question_id,
+            SurveyAnswer.choice_id,
+            SurveyAnswer.number,
+            SurveyAnswer.dataset_id,
+        )
     )
-    where = (
-        SurveyAnswer.survey_id == survey.id,
-        or_(SurveyAnswer.number.is_(None), SurveyAnswer.question_id.in_(rating_ids or [-1])),
-    )
-    tally: Tally = {}
-
-    def add(dimension, group, question_id, choice_id, number, dataset_id, count, position_sum, first):
+    tally: dict = defaultdict(lambda: [0, 0, 0])
+    for (
+        sector,
+        state,
+        question_id,
+        choice_id,
+        number,
+        dataset_id,
+        count,
+        position_sum,
+        first,
+    ) in db.session.execute(query):
         if choice_id is not None:
             key = ("c", choice_id)
         elif number is not None:
@@ -88,46 +113,12 @@ def _tally_rows(survey: Survey) -> Tally:
             key = ("d", dataset_id)
         else:
             key = ("t", None)
-        if dimension is not None:
-            group = group or UNSTATED
-        tally[(dimension, group, question_id, key)] = (int(count), int(position_sum), int(first or 0))
-
-    if db.engine.dialect.name == "postgresql":
-        query = (
-            select(
-                func.grouping(SurveyAnswer.sector),
-                func.grouping(SurveyAnswer.state),
-                SurveyAnswer.sector,
-                SurveyAnswer.state,
-                *keys,
-                *measures,
-            )
-            .where(*where)
-            .group_by(
-                func.grouping_sets(
-                    tuple_(*keys),
-                    tuple_(SurveyAnswer.sector, *keys),
-                    tuple_(SurveyAnswer.state, *keys),
-                )
-            )
-        )
-        for no_sector, no_state, sector, state, *rest in db.session.execute(query):
-            if not no_sector:
-                add("sector", sector, *rest)
-            elif not no_state:
-                add("state", state, *rest)
-            else:
-                add(None, None, *rest)
-        return tally
-    for dimension, column in ((None, None), ("sector", SurveyAnswer.sector), ("state", SurveyAnswer.state)):
-        extra = [column] if column is not None else []
-        query = select(*extra, *keys, *measures).where(*where).group_by(*extra, *keys)
-        for row in db.session.execute(query):
-            if column is None:
-                add(None, None, *row)
-            else:
-                add(dimension, *row)
-    return tally
+        for dimension, group in ((None, None), ("sector", sector or UNSTATED), ("state", state or UNSTATED)):
+            cell = tally[(dimension, group, question_id, key)]
+            cell[0] += count
+            cell[1] += int(position_sum)
+            cell[2] += int(first or 0)
+    return {key: (a, b, c) for key, (a, b, c) in tally.items()}
 
 
 def _answered_map(tally: Tally) -> dict[tuple[str | None, Any, int], int]:
@@ -284,30 +275,29 @@ def _texts(survey: Survey) -> dict[int, list[str]]:
     return texts
 
 
-def _respondents(survey: Survey) -> dict[tuple[str | None, Any], int]:
-    """Answer sets overall, by sector and by state: {(dimension, group): count}."""
-    where = SurveyResponse.survey_id == survey.id
-    result: dict[tuple[str | None, Any], int] = {
-        (None, None): db.session.execute(
-            select(func.count()).select_from(SurveyResponse).where(where)
-        ).scalar_one()
-    }
-    for dimension, column in (("sector", SurveyResponse.sector), ("state", SurveyResponse.state)):
-        for group, count in db.session.execute(select(column, func.count()).where(where).group_by(column)):
-            result[(dimension, group or UNSTATED)] = count
-    return result
+def _profiles(survey: Survey) -> tuple[dict[tuple[str | None, Any], int], dict[str, int]]:
+    """Answer sets overall, by sector and by state ({(dimension, group): count}), and per
+    intended use; one GROUP BY over the answer sets' profiles."""
+    counts: dict[tuple[str | None, Any], int] = defaultdict(int)
+    uses: dict[str, int] = defaultdict(int)
+    query = (
+        select(SurveyResponse.sector, SurveyResponse.state, SurveyResponse.intended_use, func.count())
+        .where(SurveyResponse.survey_id == survey.id)
+        .group_by(SurveyResponse.sector, SurveyResponse.state, SurveyResponse.intended_use)
+    )
+    counts[(None, None)] = 0
+    for sector, state, use, count in db.session.execute(query):
+        counts[(None, None)] += count
+        counts[("sector", sector or UNSTATED)] += count
+        counts[("state", state or UNSTATED)] += count
+        if use:
+            uses[use] += count
+    return dict(counts), dict(uses)
 
 
-def _uses(survey: Survey) -> list[dict[str, Any]]:
+def _uses(counts: dict[str, int]) -> list[dict[str, Any]]:
     from demand.models import IntendedUse
 
-    counts = dict(
-        db.session.execute(
-            select(SurveyResponse.intended_use, func.count())
-            .where(SurveyResponse.survey_id == survey.id, SurveyResponse.intended_use.is_not(None))
-            .group_by(SurveyResponse.intended_use)
-        ).all()
-    )
     total = sum(counts.values())
     return [
         {
@@ -324,7 +314,7 @@ def compute_results(survey: Survey) -> dict[str, Any]:
     """The whole results document (the API's shape; pages render the same data)."""
     from surveys.services.wiki import idea_scores
 
-    respondents = _respondents(survey)
+    respondents, uses = _profiles(survey)
     tally = _tally_rows(survey)
     answered = _answered_map(tally)
     titles = _dataset_titles(survey)
@@ -353,7 +343,7 @@ def compute_results(survey: Survey) -> dict[str, Any]:
             entry["texts"] = texts.get(question.id, [])
         elif question.kind == QuestionKind.dataset_demand:
             entry["new_datasets"] = texts.get(question.id, [])
-            entry["intended_uses"] = _uses(survey)
+            entry["intended_uses"] = _uses(uses)
         elif question.kind == QuestionKind.pairwise:
             entry["ideas"] = idea_scores(question)
             entry["answered"] = None
