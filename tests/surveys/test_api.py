@@ -233,3 +233,30 @@ def test_exports_respect_privacy(app, ctx, client):
     assert (
         client.get(f"/api/v1/surveys/{sid}/export?format=csv", headers=bearer(make_user())).status_code == 403
     )
+
+
+def test_submissions_are_rate_limited_per_person(app, ctx, client):
+    _, headers, survey = setup(client)
+    sid = survey["id"]
+    client.post(f"/api/v1/surveys/{sid}/open", headers=headers)
+    app.config["LIMIT_SURVEY_SUBMISSIONS"] = "3 per minute"
+    citizen = bearer(make_user())
+    q = survey["questions"]
+    statuses = [
+        client.put(
+            f"/api/v1/surveys/{sid}/response",
+            json={"answers": {str(q[0]["id"]): q[0]["choices"][i % 3]["id"]}},
+            headers=citizen,
+        ).status_code
+        for i in range(4)
+    ]
+    assert statuses == [201, 200, 200, 429]
+    limited = client.put(f"/api/v1/surveys/{sid}/response", json={"answers": {}}, headers=citizen)
+    assert limited.get_json()["error"]["code"] == "rate_limited"
+    # Someone else is not affected.
+    other = client.put(
+        f"/api/v1/surveys/{sid}/response",
+        json={"answers": {str(q[0]["id"]): q[0]["choices"][0]["id"]}},
+        headers=bearer(make_user()),
+    )
+    assert other.status_code == 201
