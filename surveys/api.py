@@ -314,16 +314,17 @@ def survey_dict(survey: Survey) -> dict[str, Any]:
     }
 
 
-def response_dict(response, survey: Survey) -> dict[str, Any]:
-    anonymous = survey.privacy == Privacy.anonymous
+def response_dict(saved: dict[str, Any], survey_id: int, privacy: str, zone: str) -> dict[str, Any]:
+    """An answer set as its author sees it (no times for anonymous surveys)."""
+    anonymous = privacy == Privacy.anonymous
     return {
-        "survey": survey.id,
-        "answers": response.answers or {},
-        "sector": response.sector,
-        "state": response.state,
-        "intended_use": response.intended_use,
-        "created_at": None if anonymous else _iso(response.created_at, survey.timezone),
-        "updated_at": None if anonymous else _iso(response.updated_at, survey.timezone),
+        "survey": survey_id,
+        "answers": saved["answers"],
+        "sector": saved["sector"],
+        "state": saved["state"],
+        "intended_use": saved["intended_use"],
+        "created_at": None if anonymous else _iso(saved["created_at"], zone),
+        "updated_at": None if anonymous else _iso(saved["updated_at"], zone),
     }
 
 
@@ -464,7 +465,8 @@ class MyResponse(MethodView):
         response = services.response_of(api_user(), survey)
         if response is None:
             api_abort(404, "You have not answered this survey.", code="no_response")
-        return response_dict(response, survey)
+        saved = services.responses.snapshot(response)
+        return response_dict(saved, survey.id, str(survey.privacy), survey.timezone)
 
     @blp.doc(security=SECURED)
     @blp.arguments(SurveyResponseInSchema)
@@ -476,10 +478,11 @@ class MyResponse(MethodView):
     def put(self, payload, survey_id: int):
         """Answer (201 the first time, 200 after that); editable until the close."""
         survey = _survey_or_404(survey_id)
+        privacy, zone = str(survey.privacy), survey.timezone
         result = _run(
             services.submit_response, api_user(), survey, payload["answers"], payload.get("profile")
         )
-        return response_dict(result.response, survey), 201 if result.created else 200
+        return response_dict(result.saved, survey_id, privacy, zone), 201 if result.created else 200
 
     @blp.doc(security=SECURED)
     @blp.response(204)

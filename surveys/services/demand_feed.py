@@ -52,7 +52,13 @@ def sync_survey_demand(survey_id: int) -> int:
     survey = get_survey(survey_id)
     if survey is None or not _demand_questions(survey):
         return 0
-    if survey.privacy == Privacy.anonymous and survey.hmac_key is None:
+    # Share-lock the survey: a close (FOR UPDATE) waits for this sync, and a sync after it
+    # sees the anonymous survey's key gone instead of writing per-respondent signals again.
+    key = db.session.execute(
+        select(Survey.hmac_key).where(Survey.id == survey.id).with_for_update(read=True)
+    ).scalar_one_or_none()
+    if survey.privacy == Privacy.anonymous and key is None:
+        db.session.commit()
         return 0  # aggregated at the close; nothing personal left to sync
     written = 0
     responses = db.session.execute(

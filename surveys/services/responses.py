@@ -47,6 +47,19 @@ class Submission:
     response: SurveyResponse
     created: bool
     changed: bool
+    # The saved answer set as plain values, taken before the commit expired the rows.
+    saved: dict[str, Any] | None = None
+
+
+def snapshot(response: SurveyResponse) -> dict[str, Any]:
+    return {
+        "answers": response.answers or {},
+        "sector": response.sector,
+        "state": response.state,
+        "intended_use": response.intended_use,
+        "created_at": response.created_at,
+        "updated_at": response.updated_at,
+    }
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -350,22 +363,26 @@ def _digest(answers: Mapping[str, Any], profile: Mapping[str, Any]) -> str:
 # --- submitting -------------------------------------------------------------------------------------
 
 
-def _check_may_answer(user: User, survey: Survey, key: str | None) -> None:
+def _check_may_answer(
+    user: User, survey: Any, key: str | None, invitation_only: bool, survey_id: int
+) -> None:
+    """`survey` is the Survey or its freshly locked (status, opens_at, closes_at)."""
     if not user.is_verified:
         raise DomainError(
             _l("Confirma tu correo electrónico antes de responder encuestas."),
             status=403,
             code="email_not_verified",
         )
+    now = utcnow()
     if survey.status in (SurveyStatus.closed, SurveyStatus.published) or (
-        survey.status == SurveyStatus.open and survey.closes_at <= utcnow()
+        survey.status == SurveyStatus.open and survey.closes_at <= now
     ):
         raise DomainError(_l("Esta encuesta ya cerró."), code="survey_closed")
-    if not accepting_answers(survey):
+    if survey.status != SurveyStatus.open or (survey.opens_at is not None and survey.opens_at > now):
         raise DomainError(_l("Esta encuesta todavía no está abierta."), code="survey_not_open")
     if key is None:
         raise DomainError(_l("Esta encuesta ya cerró."), code="survey_closed")
-    if survey.invitation_only and not _has_invitation(survey, key):
+    if invitation_only and not _has_invitation(survey_id, key):
         raise DomainError(
             _l("Esta encuesta es solo por invitación: abre el enlace que recibiste."),
             status=403,
@@ -373,43 +390,40 @@ def _check_may_answer(user: User, survey: Survey, key: str | None) -> None:
         )
 
 
-def _has_invitation(survey: Survey, key: str) -> bool:
+def _has_invitation(survey_id: int, key: str) -> bool:
     return (
         db.session.execute(
             select(SurveyInvitation.id).where(
-                SurveyInvitation.survey_id == survey.id, SurveyInvitation.respondent_key == key
+                SurveyInvitation.survey_id == survey_id, SurveyInvitation.respondent_key == key
             )
         ).first()
         is not None
     )
 
 
-def _lock_survey_shared(survey_id: int) -> Survey:
-    """Share-lock the survey row: answers go in while it stays open; closing (FOR UPDATE)
-    waits for answers in flight, and answers after it see it closed."""
-    survey = db.session.execute(
-        select(Survey)
+def _lock_survey_shared(survey_id: int):
+    """Share-lock the survey row and read its current window: answers go in while it stays
+    open; closing (FOR UPDATE) waits for answers in flight, and answers after it see it closed."""
+    current = db.session.execute(
+        select(Survey.status, Survey.opens_at, Survey.closes_at)
         .where(Survey.id == survey_id)
         .with_for_update(read=True)
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-    if survey is None:
+    ).one_or_none()
+    if current is None:
         raise DomainError(_l("Esta encuesta ya no existe."), status=404)
-    return survey
+    return current
 
 
 def submit_response(user: User, survey: Survey, answers: Any, profile: Any = None) -> Submission:
     """Save the person's answer set: created the first time, replaced when it changed,
     untouched when identical (a retry). Unique (survey, respondent key) keeps it one."""
-    questions = survey.questions
     key = respondent_key_for(survey, user)
-    _check_may_answer(user, survey, key)
+    survey_id, invitation_only = survey.id, survey.invitation_only
+    _check_may_answer(user, survey, key, invitation_only, survey_id)
     cleaned = clean_answers(survey, answers)
     profile_values = clean_profile(user, profile, cleaned, survey)
     digest = _digest(cleaned, profile_values)
-    survey = _lock_survey_shared(survey.id)
-    survey.questions  # noqa: B018 - keep the loaded questions
-    _check_may_answer(user, survey, key)
+    _check_may_answer(user, _lock_survey_shared(survey_id), key, invitation_only, survey_id)
     existing = _locked_response(survey.id, key)
     created = False
     if existing is None:
@@ -436,8 +450,9 @@ def submit_response(user: User, survey: Survey, answers: Any, profile: Any = Non
     if not created:
         response = existing
         if response.digest == digest:
+            saved = snapshot(response)
             db.session.commit()
-            return Submission(response, created=False, changed=False)
+            return Submission(response, created=False, changed=False, saved=saved)
         db.session.execute(delete(SurveyAnswer).where(SurveyAnswer.response_id == response.id))
         response.answers = cleaned
         response.digest = digest
@@ -448,12 +463,12 @@ def submit_response(user: User, survey: Survey, answers: Any, profile: Any = Non
     if rows:
         db.session.execute(SurveyAnswer.__table__.insert(), rows)
     _ensure_started(survey, user)
+    saved = snapshot(response)
     db.session.commit()
-    del questions
     from surveys.tasks import request_demand_sync
 
-    request_demand_sync(survey.id)
-    return Submission(response, created=created, changed=True)
+    request_demand_sync(survey_id)
+    return Submission(response, created=created, changed=True, saved=saved)
 
 
 def _locked_response(survey_id: int, key: str) -> SurveyResponse | None:
@@ -472,8 +487,8 @@ def withdraw_response(user: User, survey: Survey) -> None:
     key = respondent_key_for(survey, user)
     if survey.status in (SurveyStatus.closed, SurveyStatus.published) or key is None:
         raise DomainError(_l("Esta encuesta ya cerró."), code="survey_closed")
-    survey = _lock_survey_shared(survey.id)
-    if not accepting_answers(survey):
+    current = _lock_survey_shared(survey.id)
+    if current.status != SurveyStatus.open or current.closes_at <= utcnow():
         raise DomainError(_l("Esta encuesta ya cerró."), code="survey_closed")
     response = _locked_response(survey.id, key)
     if response is None:
@@ -598,4 +613,4 @@ def has_access(user: Any, survey: Survey) -> bool:
     if user is None or not getattr(user, "is_authenticated", False):
         return False
     key = respondent_key_for(survey, user)
-    return key is not None and _has_invitation(survey, key)
+    return key is not None and _has_invitation(survey.id, key)
