@@ -205,6 +205,15 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_survey_answer_response_id'), ['response_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_survey_answer_survey_id'), ['survey_id'], unique=False)
 
+    if op.get_bind().dialect.name == "postgresql":
+        # Results group answers by (sector, state, question, value): the columns are strongly
+        # correlated, and without these statistics the planner expects ~100x more groups than
+        # there are and sorts on disk instead of hashing in memory.
+        op.execute(
+            "CREATE STATISTICS st_survey_answer_tally (ndistinct) "
+            "ON sector, state, question_id, choice_id, number, dataset_id FROM survey_answer"
+        )
+
     op.create_table('wiki_pair',
     sa.Column('id', sa.BigInteger(), autoincrement=False, nullable=False),
     sa.Column('token', sa.String(length=64), nullable=False),
@@ -259,6 +268,8 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_survey_answer_response_id'))
         batch_op.drop_index('ix_survey_answer_survey_moderation')
         batch_op.drop_index('ix_survey_answer_question_choice')
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP STATISTICS IF EXISTS st_survey_answer_tally")
 
     op.drop_table('survey_answer')
     with op.batch_alter_table('survey_choice', schema=None) as batch_op:

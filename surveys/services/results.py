@@ -129,36 +129,47 @@ def _answered_map(tally: Tally) -> dict[tuple[str | None, Any, int], int]:
     return answered
 
 
+HISTOGRAM_LIMIT = 5000
+
+
+def _percentile(histogram: list[tuple[float, int]], total: int, q: float) -> float:
+    """Linear interpolation between closest ranks (what PostgreSQL's percentile_cont does)."""
+    position = q * (total - 1)
+    below, fraction = int(position), position - int(position)
+
+    def value_at(rank: int) -> float:
+        seen = 0
+        for value, count in histogram:
+            seen += count
+            if rank < seen:
+                return value
+        return histogram[-1][0]
+
+    low = value_at(below)
+    return low if fraction == 0 else low + (value_at(below + 1) - low) * fraction
+
+
 def _quartiles(survey_id: int, question_id: int) -> dict[str, float | None]:
-    if db.engine.dialect.name == "postgresql":
-        row = db.session.execute(
-            select(
-                func.percentile_cont(0.25).within_group(SurveyAnswer.number),
-                func.percentile_cont(0.5).within_group(SurveyAnswer.number),
-                func.percentile_cont(0.75).within_group(SurveyAnswer.number),
-                func.min(SurveyAnswer.number),
-                func.max(SurveyAnswer.number),
-                func.avg(SurveyAnswer.number),
-                func.count(),
-            ).where(
-                SurveyAnswer.question_id == question_id,
-                SurveyAnswer.survey_id == survey_id,
-                SurveyAnswer.number.is_not(None),
-            )
-        ).one()
-        q1, median, q3, low, high, mean, count = row
-    else:
-        values = sorted(
-            db.session.execute(
-                select(SurveyAnswer.number).where(
-                    SurveyAnswer.question_id == question_id,
-                    SurveyAnswer.survey_id == survey_id,
-                    SurveyAnswer.number.is_not(None),
-                )
-            ).scalars()
+    """Median, quartiles, min, max and mean of a number question: from a histogram (one
+    GROUP BY) while the distinct values are few, else from the sorted values."""
+    where = (
+        SurveyAnswer.question_id == question_id,
+        SurveyAnswer.survey_id == survey_id,
+        SurveyAnswer.number.is_not(None),
+    )
+    histogram = [
+        (float(value), int(count))
+        for value, count in db.session.execute(
+            select(SurveyAnswer.number, func.count())
+            .where(*where)
+            .group_by(SurveyAnswer.number)
+            .order_by(SurveyAnswer.number)
+            .limit(HISTOGRAM_LIMIT + 1)
         )
-        count = len(values)
-        if not values:
+    ]
+    if len(histogram) <= HISTOGRAM_LIMIT:
+        count = sum(c for _v, c in histogram)
+        if not count:
             return {
                 "median": None,
                 "q1": None,
@@ -168,11 +179,26 @@ def _quartiles(survey_id: int, question_id: int) -> dict[str, float | None]:
                 "mean": None,
                 "count": 0,
             }
-        if len(values) == 1:
-            q1 = median = q3 = values[0]
-        else:
-            q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
-        low, high, mean = values[0], values[-1], sum(values) / len(values)
+        q1, median, q3 = (_percentile(histogram, count, q) for q in (0.25, 0.5, 0.75))
+        low, high = histogram[0][0], histogram[-1][0]
+        mean = sum(v * c for v, c in histogram) / count
+    elif db.engine.dialect.name == "postgresql":
+        q1, median, q3, low, high, mean, count = db.session.execute(
+            select(
+                func.percentile_cont(0.25).within_group(SurveyAnswer.number),
+                func.percentile_cont(0.5).within_group(SurveyAnswer.number),
+                func.percentile_cont(0.75).within_group(SurveyAnswer.number),
+                func.min(SurveyAnswer.number),
+                func.max(SurveyAnswer.number),
+                func.avg(SurveyAnswer.number),
+                func.count(),
+            ).where(*where)
+        ).one()
+    else:
+        values = sorted(db.session.execute(select(SurveyAnswer.number).where(*where)).scalars())
+        count = len(values)
+        q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
+        low, high, mean = values[0], values[-1], sum(values) / count
     return {
         "median": _round(median),
         "q1": _round(q1),
