@@ -82,6 +82,7 @@ def _init_extensions(app: Flask) -> None:
     import demand.models
     import events.feed_models  # noqa: F401
     import notifications.models
+    import surveys.models
     from accounts import credentials
     from core.api import api
     from core.celery_app import celery_init_app
@@ -139,6 +140,9 @@ def _init_extensions(app: Flask) -> None:
     import demand.permissions
     import demand.tasks  # noqa: F401 - registers the demand tasks and deadline reminders
     import notifications.tasks  # noqa: F401 - registers the outbox tasks
+    import surveys.permissions
+    import surveys.services.lifecycle
+    import surveys.tasks  # noqa: F401 - registers the surveys tasks
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -160,6 +164,8 @@ def _register_blueprints(app: Flask) -> None:
     from events.views import bp as events_bp
     from notifications.api import blp as notifications_api
     from notifications.views import bp as notifications_bp
+    from surveys.api import blp as surveys_api
+    from surveys.views import bp as surveys_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(notifications_bp)
@@ -168,6 +174,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(calendars_bp)
     app.register_blueprint(catalogue_bp)
     app.register_blueprint(demand_bp)
+    app.register_blueprint(surveys_bp)
     api.register_blueprint(accounts_api)
     api.register_blueprint(events_api)
     register_event_previews()
@@ -178,6 +185,7 @@ def _register_blueprints(app: Flask) -> None:
     api.register_blueprint(notifications_api)
     api.register_blueprint(catalogue_api)
     api.register_blueprint(demand_api)
+    api.register_blueprint(surveys_api)
     _wire_dataset_usage()
 
 

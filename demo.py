@@ -14,6 +14,7 @@ from demand.catalogue_seed import seed_catalogues
 from demand.seed import seed_demand
 from events.seed import seed_events
 from notifications.seed import seed_notifications
+from surveys.seed import seed_surveys
 
 ADMIN = ("admin@promueve.example", "Administración Promueve", "Admin-Promueve-2026")
 
@@ -127,6 +128,7 @@ def seed_demo() -> list[tuple[str, str, str]]:
     accounts.extend(seed_events())
     accounts.extend(seed_challenges())
     seed_demand()
+    accounts.extend(seed_surveys())
     seed_notifications([email for _who, email, _password in accounts])
     return accounts
 

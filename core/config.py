@@ -198,6 +198,14 @@ def load_config(instance_path: str) -> dict:
                     "task": "challenges.open_and_close",
                     "schedule": 60.0,
                 },
+                "surveys-open-and-close": {
+                    "task": "surveys.run_schedule",
+                    "schedule": 60.0,
+                },
+                "surveys-sync-demand": {
+                    "task": "surveys.sync_dirty_demand",
+                    "schedule": 60.0,
+                },
                 "purge-old-notifications": {
                     "task": "notifications.purge",
                     "schedule": 3600.0,

@@ -20,6 +20,8 @@ MULTI_LINE = {
     "problem", "expected_outcomes", "eligibility", "prizes", "terms", "question", "answer", "comment",
     # demand: an official answer's explanation and its legal basis
     "explanation", "legal_basis",
+    # surveys: a question's help text
+    "help_text",
 }  # fmt: skip
 """Fields where a person writes paragraphs; every other text field is one line."""
 

@@ -1,0 +1,88 @@
+"""The surveys workflow, by responsibility; public names re-exported here."""
+
+from surveys.services.builder import (
+    add_question,
+    add_section,
+    clean_question,
+    create_survey,
+    delete_question,
+    delete_section,
+    duplicate_survey,
+    has_answers,
+    move_question,
+    update_question,
+    update_survey,
+)
+from surveys.services.common import (
+    KIND_LABELS,
+    PRIVACY_EXPLANATIONS,
+    PRIVACY_LABELS,
+    STATUS_LABELS,
+    get_survey,
+    respondent_key_for,
+)
+from surveys.services.demand_feed import sync_survey_demand
+from surveys.services.lifecycle import close_survey, open_survey, publish_results, run_schedule
+from surveys.services.listing import list_surveys, managed_institution_ids, open_surveys
+from surveys.services.moderation import moderate_text
+from surveys.services.moderation import pending_texts as moderation_pending
+from surveys.services.responses import (
+    Submission,
+    accepting_answers,
+    clean_answers,
+    create_invitations,
+    has_access,
+    invitation_counts,
+    is_shown,
+    my_surveys,
+    record_start,
+    redeem_invitation,
+    respondent_count,
+    response_of,
+    submit_response,
+    withdraw_response,
+)
+
+__all__ = [
+    "KIND_LABELS",
+    "PRIVACY_EXPLANATIONS",
+    "PRIVACY_LABELS",
+    "STATUS_LABELS",
+    "Submission",
+    "accepting_answers",
+    "add_question",
+    "add_section",
+    "clean_answers",
+    "clean_question",
+    "close_survey",
+    "create_invitations",
+    "create_survey",
+    "delete_question",
+    "delete_section",
+    "duplicate_survey",
+    "get_survey",
+    "has_access",
+    "has_answers",
+    "invitation_counts",
+    "is_shown",
+    "list_surveys",
+    "managed_institution_ids",
+    "moderate_text",
+    "moderation_pending",
+    "move_question",
+    "my_surveys",
+    "open_survey",
+    "open_surveys",
+    "publish_results",
+    "record_start",
+    "redeem_invitation",
+    "respondent_count",
+    "respondent_key_for",
+    "response_of",
+    "run_schedule",
+    "submit_response",
+    "sync_survey_demand",
+    "update_question",
+    "update_survey",
+    "withdraw_response",
+]

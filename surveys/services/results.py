@@ -1,0 +1,447 @@
+"""Results: counts and percentages per option, Borda scores for rankings, rating
+distributions and means, medians and quartiles of numbers, moderated free text, the
+wiki-survey scores, and breakdowns by sector and state with small-cell suppression.
+
+Every figure comes from a handful of GROUP BY queries over `survey_answer`, whatever the
+number of answers.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import case, func, or_, select
+
+from core.choices import SECTOR_LABELS
+from core.extensions import db
+from demand.models import Dataset
+from surveys.models import (
+    Moderation,
+    QuestionKind,
+    Survey,
+    SurveyAnswer,
+    SurveyQuestion,
+    SurveyResponse,
+    SurveyStatus,
+)
+from surveys.services.common import INTENDED_USE_LABELS
+from surveys.suppression import suppress_counts, suppress_table
+
+UNSTATED = "unstated"
+BREAKDOWN_KINDS = {
+    QuestionKind.single_choice,
+    QuestionKind.multiple_choice,
+    QuestionKind.rating,
+    QuestionKind.dataset_demand,
+}
+TEXTS_SHOWN = 200
+
+
+def _percent(count: int, base: int) -> float:
+    return round(100.0 * count / base, 1) if base else 0.0
+
+
+def may_see_results(user: Any, survey: Survey) -> bool:
+    """Published results are public; live results when the institution opted in; managers always."""
+    from core.permissions import can
+
+    if survey.status == SurveyStatus.published:
+        return True
+    if survey.live_results and survey.status in (SurveyStatus.open, SurveyStatus.closed):
+        return True
+    return can(user, "surveys.manage", survey)
+
+
+Tally = dict[tuple[str | None, str | None, int, tuple[str, Any]], tuple[int, int, int]]
+
+
+def _tally_rows(survey: Survey) -> Tally:
+    """Every count the results need, from one GROUP BY at the finest grain (sector, state,
+    question, value) rolled up here to overall, by sector and by state: the groups are few
+    (sectors x states x options), so the database scans the answers once.
+
+    Keyed by (dimension, group, question id, ("c", choice) | ("n", rating value) |
+    ("d", dataset) | ("t", None)); values are (rows, sum of positions, respondents).
+    Number questions are summarised by `_quartiles` instead (their values are too many).
+    """
+    rating_ids = [q.id for q in survey.questions if q.kind == QuestionKind.rating]
+    query = (
+        select(
+            SurveyAnswer.sector,
+            SurveyAnswer.state,
+            SurveyAnswer.question_id,
+            SurveyAnswer.choice_id,
+            SurveyAnswer.number,
+            SurveyAnswer.dataset_id,
+            func.count(),
+            func.coalesce(func.sum(SurveyAnswer.position), 0),
+            func.sum(case((or_(SurveyAnswer.position.is_(None), SurveyAnswer.position == 0), 1), else_=0)),
+        )
+        .where(
+            SurveyAnswer.survey_id == survey.id,
+            or_(SurveyAnswer.number.is_(None), SurveyAnswer.question_id.in_(rating_ids or [-1])),
+        )
+        .group_by(
+            SurveyAnswer.sector,
+            SurveyAnswer.state,
+            SurveyAnswer.question_id,
+            SurveyAnswer.choice_id,
+            SurveyAnswer.number,
+            SurveyAnswer.dataset_id,
+        )
+    )
+    tally: dict = defaultdict(lambda: [0, 0, 0])
+    for (
+        sector,
+        state,
+        question_id,
+        choice_id,
+        number,
+        dataset_id,
+        count,
+        position_sum,
+        first,
+    ) in db.session.execute(query):
+        if choice_id is not None:
+            key = ("c", choice_id)
+        elif number is not None:
+            key = ("n", float(number))
+        elif dataset_id is not None:
+            key = ("d", dataset_id)
+        else:
+            key = ("t", None)
+        for dimension, group in ((None, None), ("sector", sector or UNSTATED), ("state", state or UNSTATED)):
+            cell = tally[(dimension, group, question_id, key)]
+            cell[0] += count
+            cell[1] += int(position_sum)
+            cell[2] += int(first or 0)
+    return {key: (a, b, c) for key, (a, b, c) in tally.items()}
+
+
+def _answered_map(tally: Tally) -> dict[tuple[str | None, Any, int], int]:
+    """Respondents who answered, per (dimension, group, question)."""
+    answered: dict[tuple[str | None, Any, int], int] = defaultdict(int)
+    for (dimension, group, question_id, _key), (_count, _sum, first) in tally.items():
+        answered[(dimension, group, question_id)] += first
+    return answered
+
+
+HISTOGRAM_LIMIT = 5000
+
+
+def _percentile(histogram: list[tuple[float, int]], total: int, q: float) -> float:
+    """Linear interpolation between closest ranks (what PostgreSQL's percentile_cont does)."""
+    position = q * (total - 1)
+    below, fraction = int(position), position - int(position)
+
+    def value_at(rank: int) -> float:
+        seen = 0
+        for value, count in histogram:
+            seen += count
+            if rank < seen:
+                return value
+        return histogram[-1][0]
+
+    low = value_at(below)
+    return low if fraction == 0 else low + (value_at(below + 1) - low) * fraction
+
+
+def _quartiles(survey_id: int, question_id: int) -> dict[str, float | None]:
+    """Median, quartiles, min, max and mean of a number question: from a histogram (one
+    GROUP BY) while the distinct values are few, else from the sorted values."""
+    where = (
+        SurveyAnswer.question_id == question_id,
+        SurveyAnswer.survey_id == survey_id,
+        SurveyAnswer.number.is_not(None),
+    )
+    histogram = [
+        (float(value), int(count))
+        for value, count in db.session.execute(
+            select(SurveyAnswer.number, func.count())
+            .where(*where)
+            .group_by(SurveyAnswer.number)
+            .order_by(SurveyAnswer.number)
+            .limit(HISTOGRAM_LIMIT + 1)
+        )
+    ]
+    if len(histogram) <= HISTOGRAM_LIMIT:
+        count = sum(c for _v, c in histogram)
+        if not count:
+            return {
+                "median": None,
+                "q1": None,
+                "q3": None,
+                "min": None,
+                "max": None,
+                "mean": None,
+                "count": 0,
+            }
+        q1, median, q3 = (_percentile(histogram, count, q) for q in (0.25, 0.5, 0.75))
+        low, high = histogram[0][0], histogram[-1][0]
+        mean = sum(v * c for v, c in histogram) / count
+    elif db.engine.dialect.name == "postgresql":
+        q1, median, q3, low, high, mean, count = db.session.execute(
+            select(
+                func.percentile_cont(0.25).within_group(SurveyAnswer.number),
+                func.percentile_cont(0.5).within_group(SurveyAnswer.number),
+                func.percentile_cont(0.75).within_group(SurveyAnswer.number),
+                func.min(SurveyAnswer.number),
+                func.max(SurveyAnswer.number),
+                func.avg(SurveyAnswer.number),
+                func.count(),
+            ).where(*where)
+        ).one()
+    else:
+        values = sorted(db.session.execute(select(SurveyAnswer.number).where(*where)).scalars())
+        count = len(values)
+        q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
+        low, high, mean = values[0], values[-1], sum(values) / count
+    return {
+        "median": _round(median),
+        "q1": _round(q1),
+        "q3": _round(q3),
+        "min": _round(low),
+        "max": _round(high),
+        "mean": _round(mean),
+        "count": count,
+    }
+
+
+def _round(value: Any) -> float | None:
+    return None if value is None else round(float(value), 2)
+
+
+def _scale_label(question: SurveyQuestion, value: int) -> str:
+    if value == question.scale_min and question.scale_min_label:
+        return f"{value} ({question.scale_min_label})"
+    if value == question.scale_max and question.scale_max_label:
+        return f"{value} ({question.scale_max_label})"
+    return str(value)
+
+
+def _dataset_titles(survey: Survey) -> dict[int, str]:
+    return dict(
+        db.session.execute(
+            select(Dataset.id, Dataset.title).where(Dataset.institution_id == survey.institution_id)
+        ).all()
+    )
+
+
+def _options(
+    question: SurveyQuestion,
+    tally: Tally,
+    dimension: str | None,
+    group: Any,
+    base: int,
+    titles: dict[int, str],
+) -> list[dict[str, Any]]:
+    kind = question.kind
+
+    def get(key) -> tuple[int, int, int]:
+        return tally.get((dimension, group, question.id, key), (0, 0, 0))
+
+    if kind in (QuestionKind.single_choice, QuestionKind.multiple_choice, QuestionKind.ranking):
+        options = []
+        n = len(question.approved_choices)
+        for choice in question.approved_choices:
+            count, position_sum, _first = get(("c", choice.id))
+            option = {
+                "id": choice.id,
+                "label": choice.label,
+                "count": count,
+                "percent": _percent(count, base),
+            }
+            if kind == QuestionKind.ranking:
+                # Borda: n-1 points for first place, down to 0; unranked options score 0.
+                option["borda"] = count * (n - 1) - position_sum
+                option["average_position"] = round(position_sum / count + 1, 2) if count else None
+            options.append(option)
+        if kind == QuestionKind.ranking:
+            options.sort(key=lambda o: (-o["borda"], o["label"]))
+        return options
+    if kind == QuestionKind.rating:
+        return [
+            {
+                "id": value,
+                "label": _scale_label(question, value),
+                "count": (count := get(("n", float(value)))[0]),
+                "percent": _percent(count, base),
+            }
+            for value in range(question.scale_min, question.scale_max + 1)
+        ]
+    if kind == QuestionKind.dataset_demand:
+        options = [
+            {"id": key[1], "label": titles.get(key[1], "?"), "count": count, "percent": _percent(count, base)}
+            for (d, g, q, key), (count, _sum, _first) in tally.items()
+            if d == dimension and g == group and q == question.id and key[0] == "d"
+        ]
+        options.sort(key=lambda o: (-o["count"], o["label"]))
+        return options
+    return []
+
+
+def _texts(survey: Survey) -> dict[int, list[str]]:
+    texts: dict[int, list[str]] = defaultdict(list)
+    rows = db.session.execute(
+        select(SurveyAnswer.question_id, SurveyAnswer.text)
+        .where(
+            SurveyAnswer.survey_id == survey.id,
+            SurveyAnswer.moderation == Moderation.approved,
+            SurveyAnswer.dataset_id.is_(None),
+            SurveyAnswer.text.is_not(None),
+        )
+        .order_by(SurveyAnswer.id)
+    )
+    for question_id, text in rows:
+        if len(texts[question_id]) < TEXTS_SHOWN:
+            texts[question_id].append(text)
+    return texts
+
+
+def _profiles(survey: Survey) -> tuple[dict[tuple[str | None, Any], int], dict[str, int]]:
+    """Answer sets overall, by sector and by state ({(dimension, group): count}), and per
+    intended use; one GROUP BY over the answer sets' profiles."""
+    counts: dict[tuple[str | None, Any], int] = defaultdict(int)
+    uses: dict[str, int] = defaultdict(int)
+    query = (
+        select(SurveyResponse.sector, SurveyResponse.state, SurveyResponse.intended_use, func.count())
+        .where(SurveyResponse.survey_id == survey.id)
+        .group_by(SurveyResponse.sector, SurveyResponse.state, SurveyResponse.intended_use)
+    )
+    counts[(None, None)] = 0
+    for sector, state, use, count in db.session.execute(query):
+        counts[(None, None)] += count
+        counts[("sector", sector or UNSTATED)] += count
+        counts[("state", state or UNSTATED)] += count
+        if use:
+            uses[use] += count
+    return dict(counts), dict(uses)
+
+
+def _uses(counts: dict[str, int]) -> list[dict[str, Any]]:
+    from demand.models import IntendedUse
+
+    total = sum(counts.values())
+    return [
+        {
+            "id": use.value,
+            "label": str(INTENDED_USE_LABELS[use]),
+            "count": counts.get(use.value, 0),
+            "percent": _percent(counts.get(use.value, 0), total),
+        }
+        for use in IntendedUse
+    ]
+
+
+def compute_results(survey: Survey) -> dict[str, Any]:
+    """The whole results document (the API's shape; pages render the same data)."""
+    from surveys.services.wiki import idea_scores
+
+    respondents, uses = _profiles(survey)
+    tally = _tally_rows(survey)
+    answered = _answered_map(tally)
+    titles = _dataset_titles(survey)
+    texts = _texts(survey)
+    questions = []
+    for question in survey.questions:
+        base = answered.get((None, None, question.id), 0)
+        entry: dict[str, Any] = {
+            "id": question.id,
+            "kind": str(question.kind),
+            "prompt": question.prompt,
+            "answered": base,
+            "options": _options(question, tally, None, None, base, titles),
+        }
+        if question.kind == QuestionKind.rating:
+            total = sum(o["count"] for o in entry["options"])
+            entry["mean"] = (
+                round(sum(o["id"] * o["count"] for o in entry["options"]) / total, 2) if total else None
+            )
+            entry["scale_min"], entry["scale_max"] = question.scale_min, question.scale_max
+        elif question.kind == QuestionKind.number:
+            summary = _quartiles(survey.id, question.id)
+            entry["answered"] = summary.pop("count")
+            entry.update(summary)
+        elif question.kind in (QuestionKind.short_text, QuestionKind.long_text):
+            entry["texts"] = texts.get(question.id, [])
+        elif question.kind == QuestionKind.dataset_demand:
+            entry["new_datasets"] = texts.get(question.id, [])
+            entry["intended_uses"] = _uses(uses)
+        elif question.kind == QuestionKind.pairwise:
+            entry["ideas"] = idea_scores(question)
+            entry["answered"] = None
+        questions.append(entry)
+    return {
+        "survey": survey.id,
+        "status": str(survey.status),
+        "respondents": respondents[(None, None)],
+        "suppression_threshold": survey.suppression_threshold,
+        "questions": questions,
+        "breakdowns": {
+            "sector": _breakdown(survey, "sector", respondents, tally, titles),
+            "state": _breakdown(survey, "state", respondents, tally, titles),
+        },
+    }
+
+
+def _breakdown(survey: Survey, dimension: str, all_respondents: dict, tally: Tally, titles) -> dict[str, Any]:
+    """Per group: respondents and option counts, suppressed so no small group shows."""
+    threshold = survey.suppression_threshold
+    respondents = {group: count for (d, group), count in all_respondents.items() if d == dimension}
+    shown_respondents = suppress_counts(respondents, threshold)
+    hidden_groups = [g for g, v in shown_respondents.items() if isinstance(v, str)]
+    groups = sorted(respondents)
+    per_group: dict[str, dict[str, Any]] = {
+        group: {"respondents": shown_respondents[group], "questions": []} for group in groups
+    }
+    for question in survey.questions:
+        if question.kind not in BREAKDOWN_KINDS:
+            continue
+        options_by_group = {
+            group: _options(question, tally, dimension, group, respondents[group], titles) for group in groups
+        }
+        labels: dict[Any, str] = {}
+        table: dict[str, dict[Any, int]] = {}
+        for group in groups:
+            table[group] = {}
+            for option in options_by_group[group]:
+                table[group][option["id"]] = option["count"]
+                labels[option["id"]] = option["label"]
+        columns = list(labels)
+        for group in groups:
+            for column_id in columns:
+                table[group].setdefault(column_id, 0)
+        shown = suppress_table(table, threshold, hidden_rows=hidden_groups).cells if columns else {}
+        for group in groups:
+            options = []
+            for column_id in columns:
+                value = shown[group][column_id]
+                options.append(
+                    {
+                        "id": column_id,
+                        "label": labels[column_id],
+                        "count": value,
+                        "percent": None if isinstance(value, str) else _percent(value, respondents[group]),
+                    }
+                )
+            per_group[group]["questions"].append(
+                {"id": question.id, "kind": str(question.kind), "options": options}
+            )
+    return per_group
+
+
+def group_label(dimension: str, group: str) -> str:
+    """A breakdown group's name for people."""
+    if group == UNSTATED:
+        return str(_l("Sin dato"))
+    if dimension == "sector":
+        from core.choices import Sector
+
+        try:
+            return str(SECTOR_LABELS[Sector(group)])
+        except ValueError:
+            return group
+    return group
