@@ -258,6 +258,8 @@ def _register_templating(app: Flask) -> None:
         current_locale=current_locale_code,
         LOCALES=LOCALES,
         role_label=lambda role: str(ROLE_LABELS.get(role, role)),
+        # A domain's template may link to another domain's page only when it is installed.
+        has_endpoint=lambda endpoint: endpoint in app.view_functions,
     )
 
     @app.context_processor

@@ -162,6 +162,7 @@ def test_dataset_page_lists_demand_questions_comments_and_uses(app, client):
         "¿Qué es P_15YMAS?",
         "Datatón del censo",
         "https://datos.example.org/censo-2020",
+        f'href="/apps?dataset={census_id}"',  # the showcase of what was built with it
     ):
         assert text in page
     assert client.get("/datasets/999999").status_code == 404
