@@ -41,9 +41,11 @@ def test_closing_a_connection_whose_redis_died_mid_ack_is_a_connection_error():
     port = free_port()
     server = _redis_server(port)
     connection = Connection(f"redis://127.0.0.1:{port}/0", transport_options={"socket_connect_timeout": 0.5})
+    channels = []
     try:
         delivered = []
-        for number, channel in enumerate([connection.default_channel, connection.channel()]):
+        channels = [connection.default_channel, connection.channel()]
+        for number, channel in enumerate(channels):
             queue = Queue(f"q{number}", Exchange(f"q{number}"), f"q{number}")
             with connection.Producer(channel=channel) as producer:
                 producer.publish(
@@ -64,6 +66,9 @@ def test_closing_a_connection_whose_redis_died_mid_ack_is_a_connection_error():
         except connection.connection_errors:
             pass  # Celery ignores these and reconnects
     finally:
+        for channel in channels:
+            if channel._qos is not None:  # no second restore attempt at interpreter exit
+                channel._qos._on_collect.cancel()
         if server.poll() is None:
             server.kill()
             server.wait()
