@@ -58,20 +58,25 @@ def may_see_results(user: Any, survey: Survey) -> bool:
 Tally = dict[tuple[str | None, str | None, int, tuple[str, Any]], tuple[int, int, int]]
 
 
-def _tally_rows(survey: Survey) -> Tally:
+def _tally_rows(survey: Survey) -> tuple[Tally, dict[int, list[tuple[float, int]]]]:
     """Every count the results need, from one GROUP BY at the finest grain (sector, state,
     question, value) rolled up here to overall, by sector and by state: the groups are few
     (sectors x states x options), so the database scans the answers once.
 
     Keyed by (dimension, group, question id, ("c", choice) | ("n", rating value) |
     ("d", dataset) | ("t", None)); values are (rows, sum of positions, respondents).
-    Number questions are summarised by `_quartiles` instead (their values are too many).
+    Number questions are not broken down: the same statement groups their rows by value
+    alone (sector and state left out), which gives each one's histogram for `_quartiles`;
+    returned beside the tally as {question id: [(value, count), ...]} in value order.
     """
-    rating_ids = [q.id for q in survey.questions if q.kind == QuestionKind.rating]
+    number_ids = [q.id for q in survey.questions if q.kind == QuestionKind.number] or [-1]
+    is_number = SurveyAnswer.question_id.in_(number_ids)
+    sector = case((is_number, None), else_=SurveyAnswer.sector)
+    state = case((is_number, None), else_=SurveyAnswer.state)
     query = (
         select(
-            SurveyAnswer.sector,
-            SurveyAnswer.state,
+            sector,
+            state,
             SurveyAnswer.question_id,
             SurveyAnswer.choice_id,
             SurveyAnswer.number,
@@ -80,23 +85,22 @@ def _tally_rows(survey: Survey) -> Tally:
             func.coalesce(func.sum(SurveyAnswer.position), 0),
             func.sum(case((or_(SurveyAnswer.position.is_(None), SurveyAnswer.position == 0), 1), else_=0)),
         )
-        .where(
-            SurveyAnswer.survey_id == survey.id,
-            or_(SurveyAnswer.number.is_(None), SurveyAnswer.question_id.in_(rating_ids or [-1])),
-        )
+        .where(SurveyAnswer.survey_id == survey.id)
         .group_by(
-            SurveyAnswer.sector,
-            SurveyAnswer.state,
+            sector,
+            state,
             SurveyAnswer.question_id,
             SurveyAnswer.choice_id,
             SurveyAnswer.number,
             SurveyAnswer.dataset_id,
         )
     )
+    numbers = set(number_ids)
+    histograms: dict[int, list[tuple[float, int]]] = defaultdict(list)
     tally: dict = defaultdict(lambda: [0, 0, 0])
     for (
-        sector,
-        state,
+        sector_value,
+        state_value,
         question_id,
         choice_id,
         number,
@@ -105,6 +109,10 @@ def _tally_rows(survey: Survey) -> Tally:
         position_sum,
         first,
     ) in db.session.execute(query):
+        if question_id in numbers:
+            if number is not None:
+                histograms[question_id].append((float(number), int(count)))
+            continue
         if choice_id is not None:
             key = ("c", choice_id)
         elif number is not None:
@@ -113,12 +121,18 @@ def _tally_rows(survey: Survey) -> Tally:
             key = ("d", dataset_id)
         else:
             key = ("t", None)
-        for dimension, group in ((None, None), ("sector", sector or UNSTATED), ("state", state or UNSTATED)):
+        for dimension, group in (
+            (None, None),
+            ("sector", sector_value or UNSTATED),
+            ("state", state_value or UNSTATED),
+        ):
             cell = tally[(dimension, group, question_id, key)]
             cell[0] += count
             cell[1] += int(position_sum)
             cell[2] += int(first or 0)
-    return {key: (a, b, c) for key, (a, b, c) in tally.items()}
+    for histogram in histograms.values():
+        histogram.sort()
+    return {key: (a, b, c) for key, (a, b, c) in tally.items()}, dict(histograms)
 
 
 def _answered_map(tally: Tally) -> dict[tuple[str | None, Any, int], int]:
@@ -149,24 +163,17 @@ def _percentile(histogram: list[tuple[float, int]], total: int, q: float) -> flo
     return low if fraction == 0 else low + (value_at(below + 1) - low) * fraction
 
 
-def _quartiles(survey_id: int, question_id: int) -> dict[str, float | None]:
-    """Median, quartiles, min, max and mean of a number question: from a histogram (one
-    GROUP BY) while the distinct values are few, else from the sorted values."""
+def _quartiles(
+    survey_id: int, question_id: int, histogram: list[tuple[float, int]]
+) -> dict[str, float | None]:
+    """Median, quartiles, min, max and mean of a number question: from its histogram (the
+    tally's values and counts, in order) while the distinct values are few, else from the
+    sorted values."""
     where = (
         SurveyAnswer.question_id == question_id,
         SurveyAnswer.survey_id == survey_id,
         SurveyAnswer.number.is_not(None),
     )
-    histogram = [
-        (float(value), int(count))
-        for value, count in db.session.execute(
-            select(SurveyAnswer.number, func.count())
-            .where(*where)
-            .group_by(SurveyAnswer.number)
-            .order_by(SurveyAnswer.number)
-            .limit(HISTOGRAM_LIMIT + 1)
-        )
-    ]
     if len(histogram) <= HISTOGRAM_LIMIT:
         count = sum(c for _v, c in histogram)
         if not count:
@@ -341,7 +348,7 @@ def compute_results(survey: Survey) -> dict[str, Any]:
     from surveys.services.wiki import idea_scores
 
     respondents, uses = _profiles(survey)
-    tally = _tally_rows(survey)
+    tally, histograms = _tally_rows(survey)
     answered = _answered_map(tally)
     titles = _dataset_titles(survey)
     texts = _texts(survey)
@@ -362,7 +369,7 @@ def compute_results(survey: Survey) -> dict[str, Any]:
             )
             entry["scale_min"], entry["scale_max"] = question.scale_min, question.scale_max
         elif question.kind == QuestionKind.number:
-            summary = _quartiles(survey.id, question.id)
+            summary = _quartiles(survey.id, question.id, histograms.get(question.id, []))
             entry["answered"] = summary.pop("count")
             entry.update(summary)
         elif question.kind in (QuestionKind.short_text, QuestionKind.long_text):
