@@ -95,7 +95,11 @@ def test_profile_key_grouping_matches_the_strings(ctx, monkeypatch):
             services.submit_response(
                 person,
                 survey,
-                {str(q[0].id): daily if i % 3 else weekly, str(q[3].id): 1 + (i + g) % 5, str(q[6].id): i * g},
+                {
+                    str(q[0].id): daily if i % 3 else weekly,
+                    str(q[3].id): 1 + (i + g) % 5,
+                    str(q[6].id): i * g,
+                },
             )
     keyed = db.engine.dialect.name == "postgresql"
     assert (module._profiles(services.get_survey(survey.id))[2] is not None) == keyed
