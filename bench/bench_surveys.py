@@ -20,6 +20,10 @@ Environment: BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/pr
 created when missing; its `public` schema is DROPPED and migrated), BENCH_REDIS_URL (default
 redis://127.0.0.1:6379/7, flushed), BENCH_CLIENTS (20), BENCH_SUBMISSIONS (10000),
 BENCH_RESULT_SETS (200000), BENCH_WORKERS (4).
+
+`--results-only` (or BENCH_ONLY=results) seeds 100 people and runs phase 3 alone, printing its
+figures without writing bench/results or the README (to iterate on `compute_results`);
+`--reuse` with it skips the migration and generation and times the survey already there.
 """
 
 from __future__ import annotations
@@ -401,10 +405,48 @@ def time_results(app, survey_id: int) -> dict:
     }
 
 
+def results_only(reuse: bool) -> int:
+    """Phase 3 alone, for iterating on the results; nothing is written."""
+    global SUBMISSIONS
+    SUBMISSIONS = 100
+    workdir = Path(tempfile.mkdtemp(prefix="promueve-bench-surveys-"))
+    env = bench_env(free_port(), workdir, DATABASE_URL, REDIS_URL)
+    if not reuse:
+        fresh_database(DATABASE_URL, env)
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    from sqlalchemy import text
+
+    from app import create_app
+    from core.extensions import db
+
+    app = create_app()
+    if reuse:
+        with app.app_context():
+            survey_id = db.session.execute(
+                text("SELECT id FROM survey WHERE title = 'Encuesta results'")
+            ).scalar_one()
+            million = db.session.execute(
+                text("SELECT count(*) FROM survey_answer WHERE survey_id = :s"), {"s": survey_id}
+            ).scalar()
+            db.session.remove()
+    else:
+        survey_id = seed(app)["surveys"]["results"]
+        million = generate_million(app, survey_id)
+    timing = time_results(app, survey_id)
+    print(
+        f"results over {million:,} answers: {timing['results_ms']} ms beside a bare GROUP BY "
+        f"{timing['bare_group_by_ms']} ms ({timing['ratio']}x; target <= 2x)"
+    )
+    return 0
+
+
 def main() -> int:
     if not DATABASE_URL.startswith("postgres"):
         print("this benchmark needs PostgreSQL (BENCH_DATABASE_URL)")
         return 2
+    if "--results-only" in sys.argv or os.environ.get("BENCH_ONLY") == "results":
+        return results_only("--reuse" in sys.argv)
     import redis
 
     workdir = Path(tempfile.mkdtemp(prefix="promueve-bench-surveys-"))

@@ -279,6 +279,8 @@ class SurveyAnswer(db.Model):
     # The answer set's profile, repeated so breakdowns count without a join.
     sector: Mapped[str | None] = mapped_column(String(32))
     state: Mapped[str | None] = mapped_column(String(64))
+    # On PostgreSQL the table also has `profile_key`, generated from sector and state and not
+    # mapped here (migration 02e07ba2ae7b; see surveys.services.results.PROFILE_KEY_SQL).
 
 
 class SurveyStart(db.Model):

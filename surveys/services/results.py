@@ -13,7 +13,7 @@ from collections import defaultdict
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, func, literal_column, or_, select
 
 from core.choices import SECTOR_LABELS
 from core.extensions import db
@@ -58,53 +58,66 @@ def may_see_results(user: Any, survey: Survey) -> bool:
 Tally = dict[tuple[str | None, str | None, int, tuple[str, Any]], tuple[int, int, int]]
 
 
-def _tally_rows(survey: Survey) -> Tally:
-    """Every count the results need, from one GROUP BY at the finest grain (sector, state,
+# survey_answer.profile_key on PostgreSQL (migration 02e07ba2ae7b): the answer set's sector and
+# state as one integer, so the tally hashes an integer per row instead of two strings.
+PROFILE_KEY_SQL = "hashtext(coalesce(sector, '') || '|' || coalesce(state, ''))"
+Profiles = dict[int, tuple[str, str]]
+
+
+def _tally_rows(
+    survey: Survey, profile_keys: Profiles | None
+) -> tuple[Tally, dict[int, list[tuple[float, int]]]]:
+    """Every count the results need, from one GROUP BY at the finest grain (profile,
     question, value) rolled up here to overall, by sector and by state: the groups are few
     (sectors x states x options), so the database scans the answers once.
 
-    Keyed by (dimension, group, question id, ("c", choice) | ("n", rating value) |
-    ("d", dataset) | ("t", None)); values are (rows, sum of positions, respondents).
-    Number questions are summarised by `_quartiles` instead (their values are too many).
+    The profile is `profile_key` when `profile_keys` names each key's (sector, state) (see
+    `_profiles`), else the two strings. Keyed by (dimension, group, question id, ("c", choice)
+    | ("n", rating value) | ("d", dataset) | ("t", None)); values are (rows, sum of positions,
+    respondents). Number questions are not broken down: the same statement groups their rows
+    by value alone (profile left out), which gives each one's histogram for `_quartiles`;
+    returned beside the tally as {question id: [(value, count), ...]} in value order.
     """
-    rating_ids = [q.id for q in survey.questions if q.kind == QuestionKind.rating]
+    number_ids = [q.id for q in survey.questions if q.kind == QuestionKind.number] or [-1]
+    is_number = SurveyAnswer.question_id.in_(number_ids)
+    if profile_keys is not None:
+        profile = [case((is_number, None), else_=literal_column("profile_key"))]
+    else:
+        profile = [
+            case((is_number, None), else_=SurveyAnswer.sector),
+            case((is_number, None), else_=SurveyAnswer.state),
+        ]
+    values = [SurveyAnswer.question_id, SurveyAnswer.choice_id, SurveyAnswer.number, SurveyAnswer.dataset_id]
     query = (
         select(
-            SurveyAnswer.sector,
-            SurveyAnswer.state,
-            SurveyAnswer.question_id,
-            SurveyAnswer.choice_id,
-            SurveyAnswer.number,
-            SurveyAnswer.dataset_id,
+            *profile,
+            *values,
             func.count(),
             func.coalesce(func.sum(SurveyAnswer.position), 0),
             func.sum(case((or_(SurveyAnswer.position.is_(None), SurveyAnswer.position == 0), 1), else_=0)),
         )
-        .where(
-            SurveyAnswer.survey_id == survey.id,
-            or_(SurveyAnswer.number.is_(None), SurveyAnswer.question_id.in_(rating_ids or [-1])),
-        )
-        .group_by(
-            SurveyAnswer.sector,
-            SurveyAnswer.state,
-            SurveyAnswer.question_id,
-            SurveyAnswer.choice_id,
-            SurveyAnswer.number,
-            SurveyAnswer.dataset_id,
-        )
+        .where(SurveyAnswer.survey_id == survey.id)
+        .group_by(*profile, *values)
     )
+    numbers = set(number_ids)
+    histograms: dict[int, list[tuple[float, int]]] = defaultdict(list)
     tally: dict = defaultdict(lambda: [0, 0, 0])
-    for (
-        sector,
-        state,
-        question_id,
-        choice_id,
-        number,
-        dataset_id,
-        count,
-        position_sum,
-        first,
-    ) in db.session.execute(query):
+    for row in db.session.execute(query):
+        if profile_keys is not None:
+            (key_value, question_id, choice_id, number, dataset_id, count, position_sum, first) = row
+            if question_id in numbers:
+                sector = state = None
+            elif key_value not in profile_keys:
+                # An answer whose profile no answer set has: count by the strings instead.
+                return _tally_rows(survey, None)
+            else:
+                sector, state = profile_keys[key_value]
+        else:
+            (sector, state, question_id, choice_id, number, dataset_id, count, position_sum, first) = row
+        if question_id in numbers:
+            if number is not None:
+                histograms[question_id].append((float(number), int(count)))
+            continue
         if choice_id is not None:
             key = ("c", choice_id)
         elif number is not None:
@@ -118,7 +131,9 @@ def _tally_rows(survey: Survey) -> Tally:
             cell[0] += count
             cell[1] += int(position_sum)
             cell[2] += int(first or 0)
-    return {key: (a, b, c) for key, (a, b, c) in tally.items()}
+    for histogram in histograms.values():
+        histogram.sort()
+    return {key: (a, b, c) for key, (a, b, c) in tally.items()}, dict(histograms)
 
 
 def _answered_map(tally: Tally) -> dict[tuple[str | None, Any, int], int]:
@@ -149,24 +164,17 @@ def _percentile(histogram: list[tuple[float, int]], total: int, q: float) -> flo
     return low if fraction == 0 else low + (value_at(below + 1) - low) * fraction
 
 
-def _quartiles(survey_id: int, question_id: int) -> dict[str, float | None]:
-    """Median, quartiles, min, max and mean of a number question: from a histogram (one
-    GROUP BY) while the distinct values are few, else from the sorted values."""
+def _quartiles(
+    survey_id: int, question_id: int, histogram: list[tuple[float, int]]
+) -> dict[str, float | None]:
+    """Median, quartiles, min, max and mean of a number question: from its histogram (the
+    tally's values and counts, in order) while the distinct values are few, else from the
+    sorted values."""
     where = (
         SurveyAnswer.question_id == question_id,
         SurveyAnswer.survey_id == survey_id,
         SurveyAnswer.number.is_not(None),
     )
-    histogram = [
-        (float(value), int(count))
-        for value, count in db.session.execute(
-            select(SurveyAnswer.number, func.count())
-            .where(*where)
-            .group_by(SurveyAnswer.number)
-            .order_by(SurveyAnswer.number)
-            .limit(HISTOGRAM_LIMIT + 1)
-        )
-    ]
     if len(histogram) <= HISTOGRAM_LIMIT:
         count = sum(c for _v, c in histogram)
         if not count:
@@ -301,24 +309,47 @@ def _texts(survey: Survey) -> dict[int, list[str]]:
     return texts
 
 
-def _profiles(survey: Survey) -> tuple[dict[tuple[str | None, Any], int], dict[str, int]]:
+def _profiles(
+    survey: Survey,
+) -> tuple[dict[tuple[str | None, Any], int], dict[str, int], Profiles | None]:
     """Answer sets overall, by sector and by state ({(dimension, group): count}), and per
-    intended use; one GROUP BY over the answer sets' profiles."""
+    intended use; one GROUP BY over the answer sets' profiles. On PostgreSQL also each
+    profile's `profile_key` ({key: (sector, state)}), computed over the few groups; None
+    elsewhere, or if two different profiles share a key (the tally then groups by strings)."""
     counts: dict[tuple[str | None, Any], int] = defaultdict(int)
     uses: dict[str, int] = defaultdict(int)
-    query = (
-        select(SurveyResponse.sector, SurveyResponse.state, SurveyResponse.intended_use, func.count())
+    grouped = (
+        select(
+            SurveyResponse.sector, SurveyResponse.state, SurveyResponse.intended_use, func.count().label("n")
+        )
         .where(SurveyResponse.survey_id == survey.id)
         .group_by(SurveyResponse.sector, SurveyResponse.state, SurveyResponse.intended_use)
     )
+    keyed = db.engine.dialect.name == "postgresql"
+    if keyed:
+        groups = grouped.subquery()
+        query = select(
+            groups.c.sector,
+            groups.c.state,
+            groups.c.intended_use,
+            groups.c.n,
+            literal_column(PROFILE_KEY_SQL),
+        )
+    else:
+        query = select(*grouped.subquery().c, literal_column("NULL"))
+    profile_keys: Profiles = {}
     counts[(None, None)] = 0
-    for sector, state, use, count in db.session.execute(query):
+    for sector, state, use, count, key in db.session.execute(query):
         counts[(None, None)] += count
         counts[("sector", sector or UNSTATED)] += count
         counts[("state", state or UNSTATED)] += count
         if use:
             uses[use] += count
-    return dict(counts), dict(uses)
+        if keyed:
+            named = (sector or UNSTATED, state or UNSTATED)
+            if profile_keys.setdefault(key, named) != named:
+                keyed = False
+    return dict(counts), dict(uses), (profile_keys if keyed else None)
 
 
 def _uses(counts: dict[str, int]) -> list[dict[str, Any]]:
@@ -340,8 +371,8 @@ def compute_results(survey: Survey) -> dict[str, Any]:
     """The whole results document (the API's shape; pages render the same data)."""
     from surveys.services.wiki import idea_scores
 
-    respondents, uses = _profiles(survey)
-    tally = _tally_rows(survey)
+    respondents, uses, profile_keys = _profiles(survey)
+    tally, histograms = _tally_rows(survey, profile_keys)
     answered = _answered_map(tally)
     titles = _dataset_titles(survey)
     texts = _texts(survey)
@@ -362,7 +393,7 @@ def compute_results(survey: Survey) -> dict[str, Any]:
             )
             entry["scale_min"], entry["scale_max"] = question.scale_min, question.scale_max
         elif question.kind == QuestionKind.number:
-            summary = _quartiles(survey.id, question.id)
+            summary = _quartiles(survey.id, question.id, histograms.get(question.id, []))
             entry["answered"] = summary.pop("count")
             entry.update(summary)
         elif question.kind in (QuestionKind.short_text, QuestionKind.long_text):

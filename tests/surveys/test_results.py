@@ -75,3 +75,58 @@ def test_figures_per_kind_and_suppressed_breakdowns(ctx):
     assert academic_single["Diario"] == 6  # 6 academics answered "Diario": big enough to show
     journalist_single = {o["label"]: o["count"] for o in sectors["journalism"]["questions"][0]["options"]}
     assert journalist_single["Cada semana"] == "<5"
+
+
+def test_profile_key_grouping_matches_the_strings(ctx, monkeypatch):
+    """On PostgreSQL the tally groups by `profile_key` (one integer per sector and state);
+    the document is the same as grouping by the strings, including when an answer's profile
+    is one no answer set has (then the strings are used)."""
+    from sqlalchemy import update
+
+    from surveys.models import SurveyAnswer
+    from surveys.services import results as module
+
+    survey = make_survey(make_institution("conagua"), questions=EVERY_KIND[:7])
+    q = survey.questions
+    daily, weekly = choice_id(survey, 0, "Diario"), choice_id(survey, 0, "Cada semana")
+    groups = [("academia", "Jalisco"), ("journalism", "Jalisco"), ("academia", "Oaxaca"), (None, None)]
+    for g, (sector, state) in enumerate(groups):
+        for i, person in enumerate(people(6 + g, sector, state)):
+            services.submit_response(
+                person,
+                survey,
+                {
+                    str(q[0].id): daily if i % 3 else weekly,
+                    str(q[3].id): 1 + (i + g) % 5,
+                    str(q[6].id): i * g,
+                },
+            )
+    keyed = db.engine.dialect.name == "postgresql"
+    assert (module._profiles(services.get_survey(survey.id))[2] is not None) == keyed
+
+    def by_strings() -> dict:
+        with monkeypatch.context() as patch:
+            original = module._profiles
+            patch.setattr(module, "_profiles", lambda s: (*original(s)[:2], None))
+            return compute_results(services.get_survey(survey.id))
+
+    results = compute_results(services.get_survey(survey.id))
+    assert results == by_strings()
+    sectors = results["breakdowns"]["sector"]
+    assert sectors["academia"]["respondents"] == 6 + 8
+    assert sectors["unstated"]["respondents"] == 9
+    # An answer row whose profile differs from every answer set's.
+    db.session.execute(
+        update(SurveyAnswer)
+        .where(SurveyAnswer.survey_id == survey.id, SurveyAnswer.question_id == q[0].id)
+        .values(state="Colima")
+    )
+    db.session.commit()
+    moved = compute_results(services.get_survey(survey.id))
+    assert moved == by_strings()
+    # Overall figures stand; Jalisco's 13 answer sets no longer count in its first question.
+    assert moved["questions"] == results["questions"]
+    assert moved["breakdowns"] != results["breakdowns"]
+    jalisco = moved["breakdowns"]["state"]["Jalisco"]
+    assert jalisco["respondents"] == 13
+    assert all(o["count"] in (0, SUPPRESSED) for o in jalisco["questions"][0]["options"])
