@@ -161,6 +161,7 @@ def _insert_supporter(item: DemandItem, user: User, source: SignalSource, intend
         return False
     signal = DemandSignal(
         item_id=item.id,
+        institution_id=item.institution_id,
         source=source,
         ref=user_ref(user),
         weight=1,
@@ -416,6 +417,7 @@ def merge(actor: User, item: DemandItem, into: DemandItem) -> DemandItem:
             db.session.delete(signal)
         else:
             signal.item_id = into.id
+            signal.institution_id = into.institution_id
             taken_refs.add((str(signal.source), signal.ref))
             if signal.source in SUPPORTER_SOURCES and signal.user_id:
                 taken_people.add(signal.user_id)

@@ -124,13 +124,12 @@ def _breakdowns(institution_id: int | None) -> dict[int, dict[str, dict[str, int
 
 def _unique_supporters(institution_id: int | None) -> dict[int, int]:
     query = (
-        select(DemandItem.institution_id, func.count(func.distinct(DemandSignal.user_id)))
-        .join(DemandItem, DemandItem.id == DemandSignal.item_id)
+        select(DemandSignal.institution_id, func.count(func.distinct(DemandSignal.user_id)))
         .where(DemandSignal.source.in_(SUPPORTER_SOURCES), DemandSignal.user_id.is_not(None))
-        .group_by(DemandItem.institution_id)
+        .group_by(DemandSignal.institution_id)
     )
     if institution_id is not None:
-        query = query.where(DemandItem.institution_id == institution_id)
+        query = query.where(DemandSignal.institution_id == institution_id)
     return {inst: int(count) for inst, count in db.session.execute(query)}
 
 
@@ -199,8 +198,9 @@ def _collect_portable(now: datetime, institution_id: int | None) -> Collected:
 
 
 def _collect_postgres(now: datetime, institution_id: int | None) -> Collected:
-    """One scan of the signals with GROUPING SETS (items, breakdowns, days, institutions),
-    the ranking done by a window function, so only the top items reach Python."""
+    """The signals carry their institution, so nothing joins the items: one scan with GROUPING
+    SETS for the institution figures (sources, trend, breakdowns, days), one narrow GROUP BY
+    item ranked by a window function, then the sums of the ranked items only (by index)."""
     found = Collected(now)
     windows = _windows(now)
     params: dict[str, Any] = {"since_daily": now - timedelta(days=30)}
@@ -212,46 +212,61 @@ def _collect_postgres(now: datetime, institution_id: int | None) -> Collected:
             f"AND s.created_at < :{name}_end) AS {name}"
         )
     source_sums = [f"SUM(s.weight) FILTER (WHERE s.source = '{source}') AS {source}" for source in SOURCES]
-    where = "i.status <> 'merged'"
+    sums = f"SUM(s.weight) AS total, {', '.join(source_sums)}, {', '.join(window_sums)}"
+    # Merged items hold no signals (a merge moves or drops them), but they stay out all the same;
+    # a partial index lists them.
+    where = "s.item_id NOT IN (SELECT id FROM demand_item WHERE status = 'merged')"
     if institution_id is not None:
-        where += " AND i.institution_id = :inst"
+        where += " AND s.institution_id = :inst"
         params["inst"] = institution_id
     day = "CASE WHEN s.created_at >= :since_daily THEN date(s.created_at AT TIME ZONE 'UTC') END"
-    sql = text(
+    figures = text(
         f"""
-        WITH grouped AS (
-            SELECT i.institution_id, s.item_id, s.sector, s.state, s.intended_use, {day} AS day,
-                   GROUPING(s.item_id) AS g_item, GROUPING(s.sector) AS g_sector,
-                   GROUPING(s.state) AS g_state, GROUPING(s.intended_use) AS g_use, GROUPING({day}) AS g_day,
-                   SUM(s.weight) AS total, {", ".join(source_sums)}, {", ".join(window_sums)}
-            FROM demand_signal s JOIN demand_item i ON i.id = s.item_id
-            WHERE {where}
-            GROUP BY GROUPING SETS (
-                (i.institution_id, s.item_id), (i.institution_id, s.sector), (i.institution_id, s.state),
-                (i.institution_id, s.intended_use), (i.institution_id, {day}), (i.institution_id)
-            )
+        SELECT s.institution_id, s.sector, s.state, s.intended_use, {day} AS day,
+               GROUPING(s.sector) AS g_sector, GROUPING(s.state) AS g_state,
+               GROUPING(s.intended_use) AS g_use, GROUPING({day}) AS g_day, {sums}
+        FROM demand_signal s
+        WHERE {where}
+        GROUP BY GROUPING SETS (
+            (s.institution_id, s.sector), (s.institution_id, s.state), (s.institution_id, s.intended_use),
+            (s.institution_id, {day}), (s.institution_id)
         )
-        , top AS (
-            -- The ranking sorts only (institution, total, item): narrow rows sort fast.
-            SELECT item_id FROM (
-                SELECT item_id, row_number() OVER (
-                    PARTITION BY institution_id ORDER BY total DESC, item_id DESC) AS rank
-                FROM grouped WHERE g_item = 0
-            ) ranked WHERE rank <= {RANKED_ITEMS}
+        """
+    )
+    # Top items per institution without sorting every item: the per-institution histogram of
+    # totals gives the floor (the smallest total with fewer than RANKED_ITEMS items above it), and
+    # only the items at or above it are ranked; ties are ranked exactly as a full sort would.
+    ranking = text(
+        f"""
+        WITH per_item AS MATERIALIZED (
+            SELECT s.institution_id, s.item_id, SUM(s.weight) AS total
+            FROM demand_signal s WHERE {where}
+            GROUP BY s.institution_id, s.item_id
+        ), histogram AS (
+            SELECT institution_id, total, count(*) AS n FROM per_item GROUP BY institution_id, total
+        ), floors AS (
+            SELECT institution_id, min(total) AS floor FROM (
+                SELECT institution_id, total, n, sum(n) OVER (
+                    PARTITION BY institution_id ORDER BY total DESC) AS running
+                FROM histogram
+            ) above WHERE running - n < {RANKED_ITEMS} GROUP BY institution_id
         )
-        SELECT * FROM grouped WHERE g_item = 1 OR item_id IN (SELECT item_id FROM top)
+        SELECT item_id FROM (
+            SELECT p.item_id, row_number() OVER (
+                PARTITION BY p.institution_id ORDER BY p.total DESC, p.item_id DESC) AS rank
+            FROM per_item p JOIN floors f ON f.institution_id = p.institution_id
+            WHERE p.total >= f.floor
+        ) ranked WHERE rank <= {RANKED_ITEMS}
         """
     )
     names = list(windows)
-    # One big statement: JIT compilation costs more than it saves here, and the grouping and
-    # ranking sorts should stay in memory. SET LOCAL ends with this transaction.
+    # Big statements: JIT compilation costs more than it saves here, and the grouping and
+    # ranking should stay in memory. SET LOCAL ends with this transaction.
     db.session.execute(text("SET LOCAL jit = off"))
     db.session.execute(text("SET LOCAL work_mem = '256MB'"))
-    for row in db.session.execute(sql, params):
+    for row in db.session.execute(figures, params):
         inst = row.institution_id
-        if row.g_item == 0:
-            found.ranked[inst].append(_item_entry(row, names))
-        elif row.g_sector == 0:
+        if row.g_sector == 0:
             found.breakdowns[inst]["sector"][row.sector or NOT_STATED] = int(row.total)
         elif row.g_state == 0:
             found.breakdowns[inst]["state"][row.state or NOT_STATED] = int(row.total)
@@ -263,6 +278,15 @@ def _collect_postgres(now: datetime, institution_id: int | None) -> Collected:
         else:
             found.totals[inst] = {"total": int(row.total), **{s: int(getattr(row, s) or 0) for s in SOURCES}}
             found.trend[inst] = {name: int(getattr(row, name) or 0) for name in names}
+    top = list(db.session.execute(ranking, params).scalars())
+    item_sums = text(
+        f"SELECT s.institution_id, s.item_id, {sums} FROM demand_signal s "
+        "WHERE s.item_id = ANY(:ids) GROUP BY s.institution_id, s.item_id"
+    )
+    for chunk in range(0, len(top), 5000):
+        window_params = {key: value for key, value in params.items() if key.endswith(("_start", "_end"))}
+        for row in db.session.execute(item_sums, {**window_params, "ids": top[chunk : chunk + 5000]}):
+            found.ranked[row.institution_id].append(_item_entry(row, names))
     for rows in found.ranked.values():
         rows.sort(key=lambda r: (-r["total"], -r["id"]))
     found.supporters = _unique_supporters(institution_id)

@@ -169,7 +169,7 @@ def replace_signals(
     for item_id in item_ids:
         signal = existing.get(item_id)
         if signal is None:
-            signal = DemandSignal(item_id=item_id, source=source, ref=ref)
+            signal = DemandSignal(item_id=item_id, institution_id=institution_id, source=source, ref=ref)
             db.session.add(signal)
         signal.weight = weight
         signal.user_id = user_id
