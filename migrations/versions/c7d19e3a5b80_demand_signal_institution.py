@@ -1,7 +1,7 @@
 """the institution on each demand signal (the hourly aggregation reads the signals alone)
 
 Revision ID: c7d19e3a5b80
-Revises: 5869a61a27d6
+Revises: 02e07ba2ae7b
 Create Date: 2026-11-29 15:10:00
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 
 revision = "c7d19e3a5b80"
-down_revision = "5869a61a27d6"
+down_revision = "02e07ba2ae7b"
 branch_labels = None
 depends_on = None
 
