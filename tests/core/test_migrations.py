@@ -11,7 +11,13 @@ from core.extensions import db
 POSTGRESQL_ONLY_INDEXES = {"ix_event_search"}
 
 
+# Columns that exist only on PostgreSQL (a generated grouping key; see surveys/models.py).
+POSTGRESQL_ONLY_COLUMNS = {("survey_answer", "profile_key")}
+
+
 def _include(obj, name, type_, reflected, compare_to):
+    if type_ == "column" and (obj.table.name, name) in POSTGRESQL_ONLY_COLUMNS:
+        return False
     return not (type_ == "index" and name in POSTGRESQL_ONLY_INDEXES)
 
 
