@@ -9,11 +9,17 @@ a one-line place whatever was stored (email subjects, as a last line of defence)
 from __future__ import annotations
 
 import re
+from datetime import date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import marshmallow as ma
 from flask_babel import lazy_gettext as _l
 from wtforms.validators import ValidationError
+
+from core.exceptions import DomainError
+from core.timeutil import utcnow
 
 # C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
 _CONTROLS = "\x00-\x1f\x7f-\x9f\u2028\u2029"
@@ -69,3 +75,68 @@ class SingleLineText(ma.validate.Validator):
         if has_control_characters(value):
             raise ma.ValidationError(self.error)
         return value
+
+
+# --- service-level cleaners: API-named values in, clean values out, 422 DomainError otherwise ---
+# Shared by every domain that takes free-form JSON (events, challenges, …), so the rules and
+# the messages are the same everywhere.
+
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_AHEAD = timedelta(days=3660)
+
+
+def invalid(message: Any, field_name: str | None = None) -> DomainError:
+    """A 422 refusal naming the field at fault."""
+    return DomainError(message, field=field_name, status=422)
+
+
+def clean_text(value: Any, field_name: str, max_length: int, *, required: bool = False) -> str | None:
+    """Stripped text without control characters (line breaks and tabs aside), at most
+    `max_length`, or None when empty."""
+    if value is None:
+        text_value = ""
+    elif isinstance(value, str):
+        text_value = value.strip()
+    else:
+        raise invalid(_l("Escribe un texto."), field_name)
+    if required and not text_value:
+        raise invalid(_l("Este campo es obligatorio."), field_name)
+    if len(text_value) > max_length:
+        raise invalid(_l("Escribe hasta %(n)s caracteres.", n=max_length), field_name)
+    if any(ord(ch) < 32 and ch not in "\n\r\t" for ch in text_value):
+        raise invalid(_l("El texto tiene caracteres no válidos."), field_name)
+    return text_value or None
+
+
+def clean_url(value: Any, field_name: str, *, required: bool = False) -> str | None:
+    """An http(s) address of at most 500 characters, or None."""
+    text_value = clean_text(value, field_name, 500, required=required)
+    if text_value is None:
+        return None
+    parts = urlsplit(text_value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or " " in text_value:
+        raise invalid(_l("Escribe una dirección web completa, con https://."), field_name)
+    return text_value
+
+
+def as_utc(value: Any, zone: str, field_name: str) -> datetime | None:
+    """An aware UTC datetime from a datetime or ISO 8601 text (naive: in `zone`), between
+    2000 and ten years ahead."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise invalid(_l("Escribe una fecha y hora válidas."), field_name) from None
+    if not isinstance(value, datetime):
+        raise invalid(_l("Escribe una fecha y hora válidas."), field_name)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo(zone))
+    try:
+        value = value.astimezone(ZoneInfo("UTC"))
+    except (OverflowError, ValueError):
+        raise invalid(_l("Escribe una fecha y hora válidas."), field_name) from None
+    if not EARLIEST_DATE <= value.date() <= utcnow().date() + LATEST_AHEAD:
+        raise invalid(_l("Escribe una fecha entre el año 2000 y los próximos diez años."), field_name)
+    return value

@@ -12,7 +12,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import segno
@@ -32,6 +31,9 @@ from core.models import Institution, Membership, User
 from core.permissions import can
 from core.timeutil import is_valid_timezone, to_zone, utcnow
 from core.urls import external_url
+from core.validation import as_utc, clean_url
+from core.validation import clean_text as _clean_text
+from core.validation import invalid as _invalid
 from demand import services as demand_services
 from events import ical, reminders, search
 from events.models import (
@@ -69,8 +71,6 @@ MAX_REMINDER_MINUTES = 60 * 24 * 30
 CHECK_IN_OPENS_BEFORE = timedelta(hours=24)
 MAX_EVENT_LENGTH = timedelta(days=31)
 # Dates outside this range are typing mistakes (and year 9999 breaks calendar tooling).
-EARLIEST_DATE = date(2000, 1, 1)
-LATEST_AHEAD = timedelta(days=3660)
 PAGE_SIZE = 20
 
 # A draft is never cancelled (that would make it public): it is deleted (`delete_draft`).
@@ -117,10 +117,6 @@ QUESTION_KIND_LABELS = {
     QuestionKind.short_text: _l("Respuesta corta"),
     QuestionKind.single_choice: _l("Opción única"),
 }
-
-
-def _invalid(message: Any, field_name: str | None = None) -> DomainError:
-    return DomainError(message, field=field_name, status=422)
 
 
 # --- reading ----------------------------------------------------------------------
@@ -313,55 +309,6 @@ CALENDAR_FIELDS = {
     "ends_at",
     "timezone",
 }
-
-
-def _clean_text(value: Any, field_name: str, max_length: int, *, required: bool = False) -> str | None:
-    if value is None:
-        text_value = ""
-    elif isinstance(value, str):
-        text_value = value.strip()
-    else:
-        raise _invalid(_l("Escribe un texto."), field_name)
-    if required and not text_value:
-        raise _invalid(_l("Este campo es obligatorio."), field_name)
-    if len(text_value) > max_length:
-        raise _invalid(_l("Escribe hasta %(n)s caracteres.", n=max_length), field_name)
-    if any(ord(ch) < 32 and ch not in "\n\r\t" for ch in text_value):
-        raise _invalid(_l("El texto tiene caracteres no válidos."), field_name)
-    return text_value or None
-
-
-def clean_url(value: Any, field_name: str, *, required: bool = False) -> str | None:
-    """An http(s) URL of at most 500 characters, or None."""
-    text_value = _clean_text(value, field_name, 500, required=required)
-    if text_value is None:
-        return None
-    parts = urlsplit(text_value)
-    if parts.scheme not in {"http", "https"} or not parts.netloc or " " in text_value:
-        raise _invalid(_l("Escribe una dirección web completa, con https://."), field_name)
-    return text_value
-
-
-def as_utc(value: Any, zone: str, field_name: str) -> datetime | None:
-    """An aware UTC datetime from a datetime or ISO 8601 text; naive means the event's zone."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise _invalid(_l("Escribe una fecha y hora válidas."), field_name) from None
-    if not isinstance(value, datetime):
-        raise _invalid(_l("Escribe una fecha y hora válidas."), field_name)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=ZoneInfo(zone))
-    try:
-        value = value.astimezone(ZoneInfo("UTC"))
-    except (OverflowError, ValueError):
-        raise _invalid(_l("Escribe una fecha y hora válidas."), field_name) from None
-    if not EARLIEST_DATE <= value.date() <= utcnow().date() + LATEST_AHEAD:
-        raise _invalid(_l("Escribe una fecha entre el año 2000 y los próximos diez años."), field_name)
-    return value
 
 
 def _clean_topics(value: Any) -> list[str]:

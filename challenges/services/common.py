@@ -8,8 +8,6 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -28,6 +26,7 @@ from challenges.models import (
 from core.exceptions import DomainError
 from core.extensions import db
 from core.timeutil import utcnow
+from core.validation import as_utc, clean_text, clean_url, invalid  # noqa: F401 - re-exported
 
 SPDX_FILE = Path(__file__).resolve().parent.parent / "data" / "spdx-licences.txt"
 # Read by the locking functions; only the concurrency tests' control runs turn them off.
@@ -61,61 +60,6 @@ SHOWCASE_STATUS_LABELS = {
     ShowcaseStatus.published: _l("Publicado"),
     ShowcaseStatus.rejected: _l("No aprobado"),
 }
-
-
-def invalid(message: Any, field_name: str | None = None) -> DomainError:
-    """A 422 refusal naming the field at fault."""
-    return DomainError(message, field=field_name, status=422)
-
-
-def clean_text(value: Any, field_name: str, max_length: int, *, required: bool = False) -> str | None:
-    """Stripped text without control characters, at most `max_length`, or None when empty."""
-    if value is None:
-        text_value = ""
-    elif isinstance(value, str):
-        text_value = value.strip()
-    else:
-        raise invalid(_l("Escribe un texto."), field_name)
-    if required and not text_value:
-        raise invalid(_l("Este campo es obligatorio."), field_name)
-    if len(text_value) > max_length:
-        raise invalid(_l("Escribe hasta %(n)s caracteres.", n=max_length), field_name)
-    if any(ord(ch) < 32 and ch not in "\n\r\t" for ch in text_value):
-        raise invalid(_l("El texto tiene caracteres no válidos."), field_name)
-    return text_value or None
-
-
-def clean_url(value: Any, field_name: str, *, required: bool = False) -> str | None:
-    """An http(s) address of at most 500 characters, or None."""
-    text_value = clean_text(value, field_name, 500, required=required)
-    if text_value is None:
-        return None
-    parts = urlsplit(text_value)
-    if parts.scheme not in {"http", "https"} or not parts.netloc or " " in text_value:
-        raise invalid(_l("Escribe una dirección web completa, con https://."), field_name)
-    return text_value
-
-
-def as_utc(value: Any, zone: str, field_name: str) -> datetime | None:
-    """An aware UTC datetime from a datetime or ISO 8601 text; naive means the challenge's zone."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise invalid(_l("Escribe una fecha y hora válidas."), field_name) from None
-    if not isinstance(value, datetime):
-        raise invalid(_l("Escribe una fecha y hora válidas."), field_name)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=ZoneInfo(zone))
-    try:
-        value = value.astimezone(ZoneInfo("UTC"))
-    except (OverflowError, ValueError):
-        raise invalid(_l("Escribe una fecha y hora válidas."), field_name) from None
-    if not 2000 <= value.year <= utcnow().year + 10:
-        raise invalid(_l("Escribe una fecha entre el año 2000 y los próximos diez años."), field_name)
-    return value
 
 
 def clean_int(value: Any, field_name: str, low: int, high: int) -> int:
