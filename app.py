@@ -161,6 +161,7 @@ def _register_blueprints(app: Flask) -> None:
     from events.feeds import bp as calendars_bp
     from events.home import connect_home
     from events.previews import register_event_previews
+    from events.search import connect_search
     from events.views import bp as events_bp
     from notifications.api import blp as notifications_api
     from notifications.views import bp as notifications_bp
@@ -179,6 +180,7 @@ def _register_blueprints(app: Flask) -> None:
     api.register_blueprint(events_api)
     register_event_previews()
     connect_home()
+    connect_search()
     api.register_blueprint(calendars_api)
     app.register_blueprint(challenges_bp)
     api.register_blueprint(challenges_api)

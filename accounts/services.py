@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from blinker import Namespace
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -47,6 +48,12 @@ SLUG_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 VERIFY_PURPOSE = "verify-email"
 RESET_PURPOSE = "reset-password"
 PASSWORD_RESET_TASK = "accounts.send_password_reset"
+
+_signals = Namespace()
+# Sent inside update_institution's transaction with `changed` (the field names): the domains
+# above accounts keep what they derive from an institution (events' search text) in step,
+# without accounts importing them.
+institution_updated = _signals.signal("institution-updated")
 
 
 def normalise_email(email: str) -> str:
@@ -550,6 +557,7 @@ def update_institution(actor: User, institution: Institution, **fields: Any) -> 
     changed = _apply_institution_fields(institution, fields)
     if changed:
         audit.record("institution.update", institution, actor=actor, details={"fields": changed})
+        institution_updated.send(institution, changed=changed)
     db.session.commit()
 
 

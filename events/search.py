@@ -11,8 +11,9 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal_column
+from sqlalchemy import ColumnElement, and_, func, literal_column, select
 
+from accounts.services import institution_updated
 from core.extensions import db
 from events.models import Event
 
@@ -33,6 +34,20 @@ def search_text_for(event: Event) -> str:
     if institution is not None:
         parts += [institution.name, institution.acronym]
     return fold(" ".join(str(p) for p in parts if p))
+
+
+def refresh_institution(institution: Any, changed: list[str] = (), **_: Any) -> None:
+    """Recompute the search text of an institution's events after its name or acronym changed."""
+    if not {"name", "acronym"} & set(changed):
+        return
+    events = db.session.execute(select(Event).where(Event.institution_id == institution.id)).scalars()
+    for event in events:
+        event.search_text = search_text_for(event)
+
+
+def connect_search() -> None:
+    """Keep events' search text in step with their institution (called once by the app factory)."""
+    institution_updated.connect(refresh_institution, weak=False)
 
 
 def _spanish_vector():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
+from accounts.services import update_institution
 from events import services
 from tests.factories import make_event, make_institution, make_liaison, make_user
 
@@ -51,6 +52,17 @@ def test_search_follows_edits(app, client):
         event = make_event(inegi, actor=liaison, title="Mesa de vivienda")
         services.update_event(liaison, event, {"title": "Mesa de movilidad"})
     assert _titles(client, "movilidad") == ["Mesa de movilidad"]
+    assert _titles(client, "vivienda") == []
+
+
+def test_search_follows_the_institution_being_renamed(app, client):
+    with app.app_context():
+        inegi = make_institution("inegi", name="Instituto de Vivienda")
+        liaison = make_liaison(inegi)
+        make_event(inegi, actor=liaison, title="Mesa abierta")
+        update_institution(liaison, inegi, name="Instituto de Movilidad", acronym="IMOV")
+    assert _titles(client, "movilidad") == ["Mesa abierta"]
+    assert _titles(client, "imov") == ["Mesa abierta"]
     assert _titles(client, "vivienda") == []
 
 
