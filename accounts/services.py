@@ -48,6 +48,7 @@ SLUG_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 VERIFY_PURPOSE = "verify-email"
 RESET_PURPOSE = "reset-password"
 PASSWORD_RESET_TASK = "accounts.send_password_reset"
+RESEND_VERIFICATION_TASK = "accounts.resend_verification"
 
 _signals = Namespace()
 # Sent inside update_institution's transaction with `changed` (the field names): the domains
@@ -221,15 +222,26 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
-def queue_password_reset(email: str) -> None:
-    """Hand a reset request to the worker, which looks the address up after the page has
-    answered: the request takes the same time whether or not the account exists."""
+def _queue_lookup(task: str, email: str) -> None:
+    """Hand work about an address to the worker, which looks the address up after the page
+    has answered: the request takes the same time whether or not the account exists."""
     email = check_email(email)
     celery = current_app.extensions["celery"]
     try:
-        celery.send_task(PASSWORD_RESET_TASK, args=[email], retry=False)
+        celery.send_task(task, args=[email], retry=False)
     except Exception:  # noqa: BLE001 - broker down: the answer must not differ; they can ask again
-        log.warning("could not queue a password reset request")
+        log.warning("could not queue %s", task)
+
+
+def queue_password_reset(email: str) -> None:
+    """A reset link for the address, if it has an account, sent by the worker."""
+    _queue_lookup(PASSWORD_RESET_TASK, email)
+
+
+def queue_verification_resend(email: str) -> None:
+    """A fresh verification link for the address, if it has an unverified account, sent by
+    the worker (the anonymous form reveals nothing by its timing)."""
+    _queue_lookup(RESEND_VERIFICATION_TASK, email)
 
 
 def request_password_reset(email: str) -> None:

@@ -124,7 +124,7 @@ def resend_verification():
     """Ask for a new verification link."""
     form = EmailOnlyForm()
     if form.validate_on_submit():
-        services.resend_verification(form.email.data)
+        services.queue_verification_resend(form.email.data)
         return render_template("accounts/check_email.html", email=services.normalise_email(form.email.data))
     return render_template("accounts/resend.html", form=form)
 

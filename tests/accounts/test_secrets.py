@@ -157,6 +157,27 @@ def test_forgot_password_answers_the_same_and_leaves_the_work_to_the_worker(app,
     assert len(mails_to(mail_dir, "luis@example.org")) == 1
 
 
+def test_resending_verification_answers_the_same_and_leaves_the_work_to_the_worker(app, client, mail_dir):
+    with app.app_context():
+        make_user("nuevo@example.org", verified=False)
+        make_user("luis@example.org")
+        engine = db.engine
+    answers, statements = [], []
+    for email in ("nuevo@example.org", "luis@example.org", "nadie@example.org"):
+        with QueryCounter(engine) as counter:
+            response = client.post("/verify/resend", data={"email": email})
+        statements.append(counter.count)
+        answers.append((response.status_code, response.get_data(as_text=True).replace(email, "X")))
+    assert answers[0] == answers[1] == answers[2] and answers[0][0] == 200
+    assert statements == [0, 0, 0]  # the request does not even look the address up
+    with app.app_context():
+        assert outbox_count() == 0
+        assert run_queued_tasks() == ["accounts.resend_verification"] * 3
+        assert outbox_count() == 1  # only the unverified account gets a link
+        assert deliver_outbox() == 1
+    assert len(mails_to(mail_dir, "nuevo@example.org")) == 1
+
+
 def test_a_malformed_address_is_refused_and_nothing_is_queued(app, client):
     response = client.post("/password/forgot", data={"email": "no es un correo"})
     assert response.status_code == 200 and "Escribe un correo electrónico válido." in response.get_data(
