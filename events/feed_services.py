@@ -64,7 +64,16 @@ def webcal_url(raw: str) -> str:
 
 
 def issue_feed_token(user: User) -> CalendarFeedToken:
-    """Create the person's feed link, revoking the previous one (whoever had it loses access)."""
+    """Create the person's feed link, revoking the previous one (whoever had it loses access).
+
+    Only for verified addresses, like API tokens: a link taken by someone who signed up with
+    another person's address would otherwise show the owner's registrations later."""
+    if not user.is_verified:
+        raise DomainError(
+            _l("Confirma tu correo electrónico antes de crear tu enlace de calendario."),
+            status=403,
+            code="email_not_verified",
+        )
     now = utcnow()
     previous = active_feed_token(user)
     if previous is not None:

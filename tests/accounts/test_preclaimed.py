@@ -10,6 +10,7 @@ from accounts import services
 from core.extensions import db
 from core.models import ApiToken, AuditEntry, Membership
 from events import feed_services
+from events.feed_models import CalendarFeedToken
 from notifications.models import InAppNotification
 from tests.factories import (
     PASSWORD,
@@ -56,6 +57,18 @@ def test_the_tokens_page_refuses_an_unverified_account(app, client):
     assert "Confirma tu correo electrónico antes de crear tokens de la API." in body and "pmv_" not in body
     with app.app_context():
         assert db.session.execute(select(func.count()).select_from(ApiToken)).scalar_one() == 0
+
+
+def test_an_unverified_account_gets_no_calendar_link(app, client):
+    with app.app_context():
+        make_user(OFFICIAL, verified=False)
+    login(client, OFFICIAL)
+    page = client.post("/profile/calendar", data={}, follow_redirects=True).get_data(as_text=True)
+    assert "Confirma tu correo electrónico antes de crear tu enlace de calendario." in page
+    with app.app_context():
+        assert db.session.execute(select(func.count()).select_from(CalendarFeedToken)).scalar_one() == 0
+    token_refused = client.post("/api/v1/tokens", json={"email": OFFICIAL, "password": PASSWORD})
+    assert token_refused.status_code == 403
 
 
 def test_an_unverified_account_cannot_accept_an_invitation(app, client, mail_dir):
