@@ -10,6 +10,7 @@ from flask.views import MethodView
 from sqlalchemy import select
 
 from challenges import services
+from challenges.limits import limit_messages
 from challenges.models import (
     Challenge,
     ChallengeStatus,
@@ -698,6 +699,8 @@ class Members(MethodView):
 
 @blp.route("/teams/<id:team_id>/invitations")
 class Invitations(MethodView):
+    decorators = [limit_messages]
+
     @blp.doc(security=SECURED)
     @blp.arguments(InviteSchema)
     @blp.response(201, InviteSchema)
@@ -818,6 +821,8 @@ def _clarification_dict(c: Clarification) -> dict[str, Any]:
 
 @blp.route("/challenges/<id:challenge_id>/clarifications")
 class Clarifications(MethodView):
+    decorators = [limit_messages]
+
     @blp.response(200, ClarificationSchema(many=True))
     def get(self, challenge_id: int):
         """Public questions and official answers."""
@@ -1018,6 +1023,8 @@ class Votes(MethodView):
 
 @blp.route("/showcase")
 class Showcase(MethodView):
+    decorators = [limit_messages]
+
     @blp.arguments(ShowcaseArgs, location="query")
     @blp.response(200, ShowcaseSchema(many=True))
     def get(self, args):

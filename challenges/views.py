@@ -11,6 +11,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from challenges import forms, services
+from challenges.limits import limit_messages
 from challenges.models import (
     Challenge,
     ChallengeStatus,
@@ -361,6 +362,7 @@ def scores_csv(challenge_id: int):
 
 @bp.post("/challenges/<id:challenge_id>/clarifications")
 @login_required
+@limit_messages
 def ask(challenge_id: int):
     challenge = _challenge_or_404(challenge_id)
     _attempt(
@@ -439,6 +441,7 @@ def join_team(team_id: int):
 
 @bp.post("/challenges/teams/<id:team_id>/invitations")
 @login_required
+@limit_messages
 def invite(team_id: int):
     team = _team_or_404(team_id)
     if not services.is_member(current_user, team):
@@ -741,6 +744,7 @@ def showcase():
 
 @bp.route("/apps/new", methods=["GET", "POST"])
 @login_required
+@limit_messages
 def propose():
     """Propose something built on open data (published after review)."""
     errors: dict[str, str] = {}

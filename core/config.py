@@ -194,6 +194,9 @@ def load_config(instance_path: str) -> dict:
         "CATALOGUE_STALE_AFTER_SECONDS": int(env.get("CATALOGUE_STALE_AFTER_SECONDS", 1800)),
         # Demand: comments per person (Flask-Limiter syntax).
         "LIMIT_COMMENTS_PER_PERSON": env.get("LIMIT_COMMENTS_PER_PERSON", "5 per minute;50 per day"),
+        "LIMIT_CHALLENGE_MESSAGES_PER_PERSON": env.get(
+            "LIMIT_CHALLENGE_MESSAGES_PER_PERSON", "10 per minute;100 per day"
+        ),
         # Celery: JSON only, late acks, beat schedule here. The broker is Redis unless
         # CELERY_BROKER_URL names another (RabbitMQ); rate limits and locks stay on Redis.
         "CELERY": {
