@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, and_, func, literal_column, select
 
 from accounts.services import institution_updated
 from core.extensions import db
+from core.timeutil import utcnow
 from events.models import Event
 
 MAX_QUERY_LENGTH = 200
@@ -37,12 +38,15 @@ def search_text_for(event: Event) -> str:
 
 
 def refresh_institution(institution: Any, changed: list[str] = (), **_: Any) -> None:
-    """Recompute the search text of an institution's events after its name or acronym changed."""
+    """After an institution's name or acronym changed: its events' search text, and their
+    `updated_at`, which the calendar feeds' ETags follow."""
     if not {"name", "acronym"} & set(changed):
         return
+    now = utcnow()
     events = db.session.execute(select(Event).where(Event.institution_id == institution.id)).scalars()
     for event in events:
         event.search_text = search_text_for(event)
+        event.updated_at = now  # its pages and calendar entries name the institution: new ETags
 
 
 def connect_search() -> None:

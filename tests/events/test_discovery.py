@@ -5,6 +5,8 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from accounts.services import update_institution
+from core.extensions import db
+from core.models import Institution, User
 from events import services
 from tests.factories import make_event, make_institution, make_liaison, make_user
 
@@ -60,7 +62,13 @@ def test_search_follows_the_institution_being_renamed(app, client):
         inegi = make_institution("inegi", name="Instituto de Vivienda")
         liaison = make_liaison(inegi)
         make_event(inegi, actor=liaison, title="Mesa abierta")
+        ids = inegi.id, liaison.id
+    before = client.get("/events.ics").headers["ETag"]
+    with app.app_context():
+        inegi, liaison = db.session.get(Institution, ids[0]), db.session.get(User, ids[1])
         update_institution(liaison, inegi, name="Instituto de Movilidad", acronym="IMOV")
+    feed = client.get("/events.ics", headers={"If-None-Match": before})
+    assert feed.status_code == 200 and "Instituto de Movilidad" in feed.get_data(as_text=True)
     assert _titles(client, "movilidad") == ["Mesa abierta"]
     assert _titles(client, "imov") == ["Mesa abierta"]
     assert _titles(client, "vivienda") == []
