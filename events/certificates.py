@@ -121,13 +121,15 @@ def _existing(registration_id: int) -> AttendanceCertificate | None:
 
 
 def verify(code: str) -> AttendanceCertificate | None:
-    """The valid certificate with this code: its holder is still checked in."""
+    """The valid certificate with this code: its holder is still checked in, the event
+    not cancelled."""
     normalised = normalise_certificate_code(code or "")
     if len(normalised) != CODE_LENGTH:
         return None
     return db.session.execute(
         select(AttendanceCertificate)
         .join(AttendanceCertificate.registration)
+        .join(Registration.event)
         .options(
             joinedload(AttendanceCertificate.registration)
             .joinedload(Registration.event)
@@ -137,6 +139,7 @@ def verify(code: str) -> AttendanceCertificate | None:
             AttendanceCertificate.code == normalised,
             Registration.checked_in_at.is_not(None),
             Registration.status == RegistrationStatus.confirmed,
+            Event.status.in_([EventStatus.published, EventStatus.completed]),
         )
     ).scalar_one_or_none()
 

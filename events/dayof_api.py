@@ -219,8 +219,6 @@ PDF_RESPONSE = {
         "description": "The certificate as PDF (issued on first request).",
         "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
     },
-    "403": {"description": "`no_certificate`: not checked in, or the event has not started."},
-    "404": {"description": "No such registration of yours."},
 }
 
 
@@ -229,7 +227,10 @@ class Certificate(MethodView):
     @blp.doc(security=SECURED, responses=PDF_RESPONSE)
     @auth_required
     def get(self, registration_id: int):
-        """My attendance certificate (constancia) for one registration, as PDF."""
+        """My attendance certificate (constancia) for one registration, as PDF.
+
+        403 `no_certificate` until the event starts, or when my attendance was not recorded;
+        404 when the registration is not mine."""
         certificate = _run(certificates.certificate_for, api_user(), registration_id)
         return Response(
             certificates.certificate_pdf(certificate),
