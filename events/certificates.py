@@ -259,5 +259,27 @@ def erase_certificates(user: User) -> None:
     )
 
 
+def export_certificates(user: User) -> list[dict[str, Any]]:
+    """A person's certificates, for their data export."""
+    rows = db.session.execute(
+        select(AttendanceCertificate)
+        .join(AttendanceCertificate.registration)
+        .options(joinedload(AttendanceCertificate.registration).joinedload(Registration.event))
+        .where(Registration.user_id == user.id)
+        .order_by(AttendanceCertificate.id)
+    ).scalars()
+    return [
+        {
+            "event_id": certificate.registration.event_id,
+            "event": certificate.registration.event.title,
+            "name": certificate.holder_name,
+            "code": certificate.code,
+            "issued_at": certificate.issued_at.isoformat(),
+        }
+        for certificate in rows
+    ]
+
+
+accounts_services.PERSONAL_DATA_SECTIONS["attendance_certificates"] = export_certificates
 if erase_certificates not in accounts_services.ERASERS:
     accounts_services.ERASERS.append(erase_certificates)

@@ -413,3 +413,24 @@ def test_certificate_api_returns_the_pdf_only_to_the_attendee(app, client):
 
 def test_certificate_pdf_prints_names_outside_latin1_without_failing(app, ctx):
     assert certificates._latin1("Łukasz — “Zoë” Nguyễn") == 'Lukasz - "Zoë" Nguyen'
+
+
+def test_certificates_are_in_the_data_export_and_go_with_the_account(app, ctx):
+    from accounts import services as accounts_services
+    from tests.factories import PASSWORD
+
+    inegi = make_institution("inegi")
+    liaison = make_liaison(inegi)
+    event = _soon_event(inegi)
+    person = make_user(name="Ana Ñandú")
+    registration = services.register(person, event)
+    services.check_in(liaison, event, registration.code)
+    with freeze_time(event.starts_at + timedelta(minutes=5)):
+        certificate = certificates.certificate_for(person, registration.id)
+    code = certificate.code
+    exported = accounts_services.export_personal_data(person)["attendance_certificates"]
+    assert exported == [{**exported[0], "code": code, "name": "Ana Ñandú", "event_id": event.id}]
+    accounts_services.delete_account(person, PASSWORD)
+    db.session.commit()
+    assert certificates.verify(code) is None
+    assert db.session.execute(select(func.count()).select_from(AttendanceCertificate)).scalar() == 0
