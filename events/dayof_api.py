@@ -1,4 +1,4 @@
-"""JSON API of the day of an event (thin: `events.dayof` and `events.certificates` work):
+"""JSON API of the day of an event (thin: `events.services` works):
 name search, check-in by registration and its undo, messages to the event's people,
 confirming a waitlisted person by hand, attendance certificates and their verification."""
 
@@ -14,7 +14,7 @@ from core.api import ApiBlueprint, api_abort, api_user, auth_required
 from core.timeutil import to_zone
 from core.urls import external_url
 from core.validation import SingleLineText
-from events import certificates, dayof
+from events import services
 from events.api import (
     CheckInResultSchema,
     RegistrationSchema,
@@ -50,11 +50,11 @@ class MessageInSchema(ma.Schema):
         metadata={"description": "`confirmed` or `waitlisted`."},
     )
     subject = ma.fields.String(
-        required=True, validate=[SingleLineText(), ma.validate.Length(min=1, max=dayof.MAX_SUBJECT)]
+        required=True, validate=[SingleLineText(), ma.validate.Length(min=1, max=services.MAX_SUBJECT)]
     )
     body = ma.fields.String(
         required=True,
-        validate=ma.validate.Length(min=1, max=dayof.MAX_BODY),
+        validate=ma.validate.Length(min=1, max=services.MAX_BODY),
         metadata={"description": "Plain text; line breaks are kept."},
     )
     preview = ma.fields.Boolean(
@@ -123,7 +123,7 @@ class Attendees(MethodView):
     def get(self, args, event_id: int):
         """Active registrations matching a name, email or code (the event's managers; at most 50)."""
         event = _managed_event_or_404(event_id)
-        return [_registration_dict(r, event) for r in dayof.find_attendees(event, args["q"])]
+        return [_registration_dict(r, event) for r in services.find_attendees(event, args["q"])]
 
 
 @blp.route("/events/<id:event_id>/checkins/<id:registration_id>")
@@ -134,7 +134,7 @@ class CheckInItem(MethodView):
     def post(self, event_id: int, registration_id: int):
         """Check a confirmed person in by their registration id (from the name search)."""
         event = _managed_event_or_404(event_id)
-        result = _run(dayof.check_in_registration, api_user(), event, registration_id)
+        result = _run(services.check_in_registration, api_user(), event, registration_id)
         return {
             "already_checked_in": result.already,
             "registration": _registration_dict(result.registration, event),
@@ -147,7 +147,7 @@ class CheckInItem(MethodView):
     def delete(self, event_id: int, registration_id: int):
         """Undo a check-in (audited; a walk-in is cancelled; an issued certificate is withdrawn)."""
         event = _managed_event_or_404(event_id)
-        registration = _run(dayof.undo_check_in, api_user(), event, registration_id)
+        registration = _run(services.undo_check_in, api_user(), event, registration_id)
         return _registration_dict(registration, event)
 
 
@@ -162,8 +162,8 @@ class Messages(MethodView):
         """Recipients per audience and the messages sent so far, newest first."""
         event = _managed_event_or_404(event_id)
         return {
-            "audiences": dayof.audience_counts(event),
-            "messages": [_message_dict(m) for m in dayof.sent_messages(event)],
+            "audiences": services.audience_counts(event),
+            "messages": [_message_dict(m) for m in services.sent_messages(event)],
         }
 
     @blp.doc(security=SECURED)
@@ -182,12 +182,12 @@ class Messages(MethodView):
                 "audience": payload["audience"],
                 "subject": payload["subject"],
                 "body": payload["body"],
-                "recipients": dayof.audience_counts(event)[payload["audience"]],
+                "recipients": services.audience_counts(event)[payload["audience"]],
                 "sent_at": None,
                 "sent": False,
             }, 200
         message = _run(
-            dayof.send_message, api_user(), event, payload["audience"], payload["subject"], payload["body"]
+            services.send_message, api_user(), event, payload["audience"], payload["subject"], payload["body"]
         )
         return _message_dict(message)
 
@@ -205,7 +205,7 @@ class Promote(MethodView):
         """Confirm a waitlisted person by hand; they are emailed as in an automatic promotion."""
         event = _managed_event_or_404(event_id)
         registration = _run(
-            dayof.promote_by_hand,
+            services.promote_by_hand,
             api_user(),
             event,
             registration_id,
@@ -231,12 +231,13 @@ class Certificate(MethodView):
 
         403 `no_certificate` until the event starts, or when my attendance was not recorded;
         404 when the registration is not mine."""
-        certificate = _run(certificates.certificate_for, api_user(), registration_id)
+        certificate = _run(services.certificate_for, api_user(), registration_id)
+        filename = services.certificate_file_name(certificate)
         return Response(
-            certificates.certificate_pdf(certificate),
+            services.certificate_pdf(certificate),
             mimetype="application/pdf",
             headers={
-                "Content-Disposition": f'attachment; filename="{certificates.file_name(certificate)}"',
+                "Content-Disposition": f'attachment; filename="{filename}"',
                 "Cache-Control": "private, no-store",
             },
         )
@@ -247,7 +248,7 @@ class CertificateVerification(MethodView):
     @blp.response(200, CertificateSchema)
     def get(self, code: str):
         """Verify a certificate by its code (public): who attended what, when, with whom."""
-        certificate = certificates.verify(code)
+        certificate = services.verify_certificate(code)
         if certificate is None:
             api_abort(404, "No valid certificate with this code.")
         event = certificate.registration.event

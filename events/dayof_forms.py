@@ -9,9 +9,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from core.validation import SingleLine
-from events.dayof import AUDIENCE_LABELS, MAX_BODY, MAX_SUBJECT
 from events.dayof_models import MessageAudience
 from events.forms import REQUIRED
+from events.services import AUDIENCE_LABELS, MAX_BODY, MAX_SUBJECT
 
 
 class MessageForm(FlaskForm):

@@ -1,4 +1,4 @@
-"""Pages of the day of an event (thin: `events.dayof` and `events.certificates` work):
+"""Pages of the day of an event (thin: `events.services` works):
 check-in by name with undo, by camera, messages to the event's people, confirming a
 waitlisted person by hand, the XLSX export, and attendance certificates."""
 
@@ -21,7 +21,7 @@ from flask_login import current_user, login_required
 from core import audit
 from core.exceptions import DomainError
 from core.extensions import db
-from events import certificates, dayof, forms, services
+from events import forms, services
 from events.dayof_forms import MessageForm
 from events.limits import limit_messages
 from events.models import Registration, RegistrationStatus
@@ -35,8 +35,8 @@ def checkin_context(event, query: str | None) -> dict:
     query = (query or "").strip()[:200]
     return {
         "query": query,
-        "found": dayof.find_attendees(event, query) if query else None,
-        "recent": dayof.recent_check_ins(event),
+        "found": services.find_attendees(event, query) if query else None,
+        "recent": services.recent_check_ins(event),
         "registration_labels": services.REGISTRATION_STATUS_LABELS,
     }
 
@@ -56,7 +56,7 @@ def check_in_row(event_id: int, registration_id: int):
     """Check in one person from the search results."""
     event = _managed_event(event_id)
     try:
-        result = dayof.check_in_registration(current_user, event, registration_id)
+        result = services.check_in_registration(current_user, event, registration_id)
     except DomainError as exc:
         db.session.rollback()
         flash(str(exc.message), "error")
@@ -78,7 +78,7 @@ def undo_check_in(event_id: int, registration_id: int):
     """Reverse a check-in (audited)."""
     event = _managed_event(event_id)
     try:
-        registration = dayof.undo_check_in(current_user, event, registration_id)
+        registration = services.undo_check_in(current_user, event, registration_id)
     except DomainError as exc:
         db.session.rollback()
         flash(str(exc.message), "error")
@@ -116,7 +116,7 @@ def checkin_scan(event_id: int):
             form=form,
             attendance=services.attendance(event),
             closed_reason=services.check_in_closed_reason(event),
-            recent=dayof.recent_check_ins(event, limit=3),
+            recent=services.recent_check_ins(event, limit=3),
             **_labels(),
         ),
         422 if form.errors else 200,
@@ -136,13 +136,13 @@ def messages(event_id: int):
     """Write to every confirmed (or waitlisted) person: preview, then send."""
     event = _managed_event(event_id)
     form = MessageForm()
-    counts = dayof.audience_counts(event)
+    counts = services.audience_counts(event)
     preview = None
     status = 200
     if form.validate_on_submit():
         if "send" in request.form:
             try:
-                message = dayof.send_message(
+                message = services.send_message(
                     current_user, event, form.audience.data, form.subject.data, form.body.data
                 )
             except DomainError as exc:
@@ -170,8 +170,8 @@ def messages(event_id: int):
         form=form,
         counts=counts,
         preview=preview,
-        sent=dayof.sent_messages(event),
-        audience_labels=dayof.AUDIENCE_LABELS,
+        sent=services.sent_messages(event),
+        audience_labels=services.AUDIENCE_LABELS,
         **_labels(),
     ), status
 
@@ -197,7 +197,7 @@ def promote(event_id: int, registration_id: int):
         abort(404)
     if request.method == "POST":
         try:
-            promoted = dayof.promote_by_hand(
+            promoted = services.promote_by_hand(
                 current_user, event, registration_id, raise_capacity=request.form.get("raise_capacity") == "1"
             )
         except DomainError as exc:
@@ -230,7 +230,7 @@ def registrations_xlsx(event_id: int):
     """The attendee list with answers, as an Excel workbook."""
     event = _managed_event(event_id)
     return Response(
-        dayof.attendee_xlsx(event),
+        services.attendee_xlsx(event),
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="actividad-{event.id}-registros.xlsx"'},
     )
@@ -244,7 +244,7 @@ def registrations_xlsx(event_id: int):
 def certificate_pdf(registration_id: int):
     """My attendance certificate for one registration (issued on first download)."""
     try:
-        certificate = certificates.certificate_for(current_user, registration_id)
+        certificate = services.certificate_for(current_user, registration_id)
     except DomainError as exc:
         db.session.rollback()
         if exc.status == 404:
@@ -252,10 +252,10 @@ def certificate_pdf(registration_id: int):
         flash(str(exc.message), "error")
         return redirect(url_for("events.my_events"))
     return Response(
-        certificates.certificate_pdf(certificate),
+        services.certificate_pdf(certificate),
         mimetype="application/pdf",
         headers={
-            "Content-Disposition": f'attachment; filename="{certificates.file_name(certificate)}"',
+            "Content-Disposition": f'attachment; filename="{services.certificate_file_name(certificate)}"',
             "Cache-Control": "private, no-store",
         },
     )
@@ -264,7 +264,7 @@ def certificate_pdf(registration_id: int):
 @bp.get("/constancias/<code>")
 def verify_certificate(code: str):
     """Public check of a certificate by its code: who attended what, when, with whom."""
-    certificate = certificates.verify(code)
+    certificate = services.verify_certificate(code)
     if certificate is None:
         abort(404)
     return render_template(
@@ -272,8 +272,8 @@ def verify_certificate(code: str):
         certificate=certificate,
         registration=certificate.registration,
         event=certificate.registration.event,
-        dates=certificates.event_dates(certificate.registration.event),
-        display_code=certificates.display_code(certificate.code),
+        dates=services.certificate_event_dates(certificate.registration.event),
+        display_code=services.display_certificate_code(certificate.code),
         **_labels(),
     )
 

@@ -17,9 +17,11 @@ from accounts.services import issue_api_token
 from core.exceptions import DomainError
 from core.extensions import db
 from core.models import AuditEntry, User
-from events import certificates, dayof, services
+from core.timeutil import utcnow
+from events import services
 from events.dayof_models import AttendanceCertificate, EventMessage
 from events.models import Registration, RegistrationStatus
+from events.services import certificates
 from notifications.models import Notification
 from tests.factories import login, make_event, make_institution, make_liaison, make_user
 
@@ -38,7 +40,7 @@ def _audits(action: str) -> list[AuditEntry]:
 
 def _soon_event(institution, **fields):
     """An event starting in two hours (check-in is open)."""
-    start = services.utcnow().replace(microsecond=0) + timedelta(hours=2)
+    start = utcnow().replace(microsecond=0) + timedelta(hours=2)
     return make_event(institution, starts_at=start, ends_at=start + timedelta(hours=3), **fields)
 
 
@@ -51,22 +53,22 @@ def test_name_search_ignores_accents_and_case_and_checks_in_then_undoes(app, ctx
     event = _soon_event(inegi)
     lucia = services.register(make_user("lucia@example.org", name="Lucía Ramírez"), event)
     services.register(make_user("pedro@example.org", name="Pedro Páramo"), event)
-    found = dayof.find_attendees(event, "lucia RAMIREZ")
+    found = services.find_attendees(event, "lucia RAMIREZ")
     assert [r.id for r in found] == [lucia.id]
-    assert [r.id for r in dayof.find_attendees(event, lucia.code.lower())] == [lucia.id]
-    assert dayof.find_attendees(event, "   ") == []
+    assert [r.id for r in services.find_attendees(event, lucia.code.lower())] == [lucia.id]
+    assert services.find_attendees(event, "   ") == []
 
-    result = dayof.check_in_registration(liaison, event, lucia.id)
+    result = services.check_in_registration(liaison, event, lucia.id)
     assert not result.already and result.registration.checked_in_at is not None
-    assert dayof.check_in_registration(liaison, event, lucia.id).already
-    assert [r.id for r in dayof.recent_check_ins(event)] == [lucia.id]
+    assert services.check_in_registration(liaison, event, lucia.id).already
+    assert [r.id for r in services.recent_check_ins(event)] == [lucia.id]
 
-    undone = dayof.undo_check_in(liaison, event, lucia.id)
+    undone = services.undo_check_in(liaison, event, lucia.id)
     assert undone.checked_in_at is None and undone.status == RegistrationStatus.confirmed
     (entry,) = _audits("registration.check_in_undone")
     assert entry.actor_id == liaison.id and entry.details["registration_id"] == lucia.id
     with pytest.raises(DomainError) as nothing:
-        dayof.undo_check_in(liaison, event, lucia.id)
+        services.undo_check_in(liaison, event, lucia.id)
     assert nothing.value.code == "not_checked_in" and nothing.value.status == 409
     db.session.rollback()
     assert len(_audits("registration.check_in_undone")) == 1
@@ -77,11 +79,11 @@ def test_undoing_a_walk_in_cancels_it_and_other_events_rows_are_not_found(app, c
     liaison = make_liaison(inegi)
     event, other = _soon_event(inegi), _soon_event(inegi)
     walk_in = services.record_walk_in(liaison, event, "Marta Sin Registro")
-    undone = dayof.undo_check_in(liaison, event, walk_in.id)
+    undone = services.undo_check_in(liaison, event, walk_in.id)
     assert undone.status == RegistrationStatus.cancelled
     assert services.attendance(event).walk_ins == 0
     with pytest.raises(DomainError) as missing:
-        dayof.check_in_registration(liaison, other, walk_in.id)
+        services.check_in_registration(liaison, other, walk_in.id)
     assert missing.value.status == 404
 
 
@@ -152,8 +154,8 @@ def test_message_reaches_each_confirmed_person_once_in_their_language(app, ctx, 
     services.register(ana, event)
     services.register(ben, event)
     services.register(make_user(name="Carla"), event)  # waitlisted
-    assert dayof.audience_counts(event) == {"confirmed": 2, "waitlisted": 1}
-    message = dayof.send_message(
+    assert services.audience_counts(event) == {"confirmed": 2, "waitlisted": 1}
+    message = services.send_message(
         liaison, event, "confirmed", "Cambio de sala", "Nos vemos en la sala 2.\n\nGracias."
     )
     assert message.recipients == 2
@@ -169,7 +171,7 @@ def test_message_reaches_each_confirmed_person_once_in_their_language(app, ctx, 
     assert "wrote to the people registered" in by_email[ben.email].body_text
     assert "Nos vemos en la sala 2." in by_email[ben.email].body_text  # the organiser's words as written
     with pytest.raises(DomainError) as twice:
-        dayof.send_message(
+        services.send_message(
             liaison, event, "confirmed", "Cambio de sala", "Nos vemos en la sala 2.\n\nGracias."
         )
     assert twice.value.code == "already_sent"
@@ -177,10 +179,10 @@ def test_message_reaches_each_confirmed_person_once_in_their_language(app, ctx, 
     assert db.session.execute(select(func.count()).select_from(Notification)).scalar() >= 2
     assert len(_audits("event.message_sent")) == 1
     with pytest.raises(DomainError) as bad:
-        dayof.send_message(liaison, event, "everyone", "Hola", "Texto")
+        services.send_message(liaison, event, "everyone", "Hola", "Texto")
     assert bad.value.field == "audience"
     with pytest.raises(DomainError) as bad_subject:
-        dayof.send_message(liaison, event, "waitlisted", "Dos\nlíneas", "Texto")
+        services.send_message(liaison, event, "waitlisted", "Dos\nlíneas", "Texto")
     assert bad_subject.value.field == "subject"
 
 
@@ -249,10 +251,10 @@ def test_promote_by_hand_respects_capacity_unless_raised_and_notifies(app, ctx):
     services.register(make_user(), event)
     waiting = services.register(make_user(name="Dora"), event)
     with pytest.raises(DomainError) as full:
-        dayof.promote_by_hand(liaison, event, waiting.id)
+        services.promote_by_hand(liaison, event, waiting.id)
     assert full.value.code == "event_full" and "subir el cupo" in str(full.value.message)
     db.session.rollback()
-    promoted = dayof.promote_by_hand(liaison, event, waiting.id, raise_capacity=True)
+    promoted = services.promote_by_hand(liaison, event, waiting.id, raise_capacity=True)
     assert promoted.status == RegistrationStatus.confirmed and promoted.promoted_at is not None
     assert services.get_event(event.id).capacity == 2
     (raised,) = _audits("event.capacity_raised")
@@ -263,7 +265,7 @@ def test_promote_by_hand_respects_capacity_unless_raised_and_notifies(app, ctx):
     ).scalar_one()
     assert "Se liberó un lugar" in note.subject
     with pytest.raises(DomainError) as not_waiting:
-        dayof.promote_by_hand(liaison, event, waiting.id)
+        services.promote_by_hand(liaison, event, waiting.id)
     assert not_waiting.value.code == "not_waitlisted"
 
 
@@ -362,11 +364,11 @@ def test_certificate_rules_pdf_and_verification(app, client):
     with app.app_context():
         (certificate,) = db.session.execute(select(AttendanceCertificate)).scalars()
         code = certificate.code
-        assert len(code) == certificates.CODE_LENGTH and code not in str(registration_id)
+        assert len(code) == services.CERTIFICATE_CODE_LENGTH and code not in str(registration_id)
         assert len(_audits("registration.certificate_issued")) == 1
-    assert certificates.display_code(code).replace("-", "").encode() in text.replace(b"-", b"")
+    assert services.display_certificate_code(code).replace("-", "").encode() in text.replace(b"-", b"")
     public = client.application.test_client()
-    page = public.get(f"/constancias/{certificates.display_code(code).lower()}")
+    page = public.get(f"/constancias/{services.display_certificate_code(code).lower()}")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     for shown in (
@@ -384,7 +386,7 @@ def test_certificate_rules_pdf_and_verification(app, client):
     with freeze_time(starts_at + timedelta(minutes=30)):
         assert client.get(f"/events/registrations/{absent_id}/constancia.pdf").status_code == 302
         with app.app_context():
-            dayof.undo_check_in(
+            services.undo_check_in(
                 db.session.get(User, liaison_id), services.get_event(event_id), registration_id
             )
     assert public.get(f"/constancias/{code}").status_code == 404
@@ -426,11 +428,11 @@ def test_certificates_are_in_the_data_export_and_go_with_the_account(app, ctx):
     registration = services.register(person, event)
     services.check_in(liaison, event, registration.code)
     with freeze_time(event.starts_at + timedelta(minutes=5)):
-        certificate = certificates.certificate_for(person, registration.id)
+        certificate = services.certificate_for(person, registration.id)
     code = certificate.code
     exported = accounts_services.export_personal_data(person)["attendance_certificates"]
     assert exported == [{**exported[0], "code": code, "name": "Ana Ñandú", "event_id": event.id}]
     accounts_services.delete_account(person, PASSWORD)
     db.session.commit()
-    assert certificates.verify(code) is None
+    assert services.verify_certificate(code) is None
     assert db.session.execute(select(func.count()).select_from(AttendanceCertificate)).scalar() == 0

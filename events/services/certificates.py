@@ -27,30 +27,30 @@ from core.extensions import db
 from core.models import User
 from core.timeutil import to_zone, utcnow
 from core.urls import external_url
-from events import services
 from events.dayof_models import AttendanceCertificate
 from events.models import Event, EventStatus, Registration, RegistrationStatus
+from events.services.common import CODE_ALPHABET, KIND_LABELS, normalise_code
 
 # 16 characters of the registration codes' alphabet (no look-alikes): about 79 random bits.
-CODE_LENGTH = 16
+CERTIFICATE_CODE_LENGTH = 16
 
 
 def new_certificate_code() -> str:
     """A fresh, unguessable verification code."""
-    return "".join(secrets.choice(services.CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CERTIFICATE_CODE_LENGTH))
 
 
 def normalise_certificate_code(code: str) -> str:
     """What people type from paper, as stored: upper case, no spaces or dashes."""
-    return services.normalise_code(code)[:64]
+    return normalise_code(code)[:64]
 
 
-def display_code(code: str) -> str:
+def display_certificate_code(code: str) -> str:
     """The code in groups of four, as printed ("ABCD-EFGH-…")."""
     return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
 
 
-def refusal(user: Any, registration: Registration, now=None) -> str | None:
+def certificate_refusal(user: Any, registration: Registration, now=None) -> str | None:
     """Why `user` may not have a certificate for `registration` (None: they may)."""
     now = now or utcnow()
     event = registration.event
@@ -77,7 +77,7 @@ def certificate_for(user: User, registration_id: Any) -> AttendanceCertificate:
     ).scalar_one_or_none()
     if registration is None or registration.user_id != user.id:
         raise DomainError(_l("No encontramos ese registro."), status=404, code="not_found")
-    reason = refusal(user, registration)
+    reason = certificate_refusal(user, registration)
     if reason is not None:
         raise DomainError(reason, status=403, code="no_certificate")
     existing = _existing(registration.id)
@@ -120,11 +120,11 @@ def _existing(registration_id: int) -> AttendanceCertificate | None:
     ).scalar_one_or_none()
 
 
-def verify(code: str) -> AttendanceCertificate | None:
+def verify_certificate(code: str) -> AttendanceCertificate | None:
     """The valid certificate with this code: its holder is still checked in, the event
     not cancelled."""
     normalised = normalise_certificate_code(code or "")
-    if len(normalised) != CODE_LENGTH:
+    if len(normalised) != CERTIFICATE_CODE_LENGTH:
         return None
     return db.session.execute(
         select(AttendanceCertificate)
@@ -144,11 +144,11 @@ def verify(code: str) -> AttendanceCertificate | None:
     ).scalar_one_or_none()
 
 
-def verification_url(certificate: AttendanceCertificate) -> str:
+def certificate_verification_url(certificate: AttendanceCertificate) -> str:
     return external_url("events.verify_certificate", code=certificate.code)
 
 
-def file_name(certificate: AttendanceCertificate) -> str:
+def certificate_file_name(certificate: AttendanceCertificate) -> str:
     """The download's name in the current language ("constancia-12.pdf")."""
     # Translators: a file name word, lowercase ASCII without spaces.
     word = str(_l("constancia"))
@@ -180,7 +180,7 @@ def _latin1(text: Any) -> str:
     return "".join(result)
 
 
-def event_dates(event: Event) -> str:
+def certificate_event_dates(event: Event) -> str:
     """The event's date (or date range) in its zone, in the current language."""
     start = to_zone(event.starts_at, event.timezone)
     end = to_zone(event.ends_at, event.timezone)
@@ -196,7 +196,7 @@ def certificate_pdf(certificate: AttendanceCertificate) -> bytes:
     registration = certificate.registration
     event = registration.event
     institution = event.institution
-    url = verification_url(certificate)
+    url = certificate_verification_url(certificate)
     pdf = FPDF(orientation="L", unit="mm", format="A4")
     pdf.set_title(_latin1(_l("Constancia de asistencia")))
     pdf.set_author(_latin1(institution.name))
@@ -224,8 +224,8 @@ def certificate_pdf(certificate: AttendanceCertificate) -> bytes:
     line(certificate.holder_name, 24, style="B", height=12, gap=4)
     line(_l("asistió a la actividad"), 13, gap=2)
     line(f"«{event.title}»", 17, style="B", height=9, gap=2)
-    kind = services.KIND_LABELS.get(event.kind, event.kind)
-    line(f"{kind} · {event_dates(event)}", 13, gap=2)
+    kind = KIND_LABELS.get(event.kind, event.kind)
+    line(f"{kind} · {certificate_event_dates(event)}", 13, gap=2)
     if event.venue:
         line(event.venue, 11)
     qr = io.BytesIO()
@@ -242,7 +242,7 @@ def certificate_pdf(certificate: AttendanceCertificate) -> bytes:
             _l(
                 "Verifica esta constancia en %(url)s con el código %(code)s. Emitida el %(date)s.",
                 url=url,
-                code=display_code(certificate.code),
+                code=display_certificate_code(certificate.code),
                 date=format_date(to_zone(certificate.issued_at, event.timezone).date(), "long"),
             )
         ),
