@@ -80,6 +80,7 @@ def _init_extensions(app: Flask) -> None:
     import challenges.models
     import demand.catalogue_models
     import demand.models
+    import events.dayof_models
     import events.feed_models  # noqa: F401
     import notifications.models
     import surveys.models
@@ -157,6 +158,7 @@ def _register_blueprints(app: Flask) -> None:
     from demand.catalogue_views import bp as catalogue_bp
     from demand.views import bp as demand_bp
     from events.api import blp as events_api
+    from events.dayof_api import blp as events_dayof_api
     from events.feed_api import blp as calendars_api
     from events.feeds import bp as calendars_bp
     from events.home import connect_home
@@ -178,6 +180,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(surveys_bp)
     api.register_blueprint(accounts_api)
     api.register_blueprint(events_api)
+    api.register_blueprint(events_dayof_api)
     register_event_previews()
     connect_home()
     connect_search()

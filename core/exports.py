@@ -42,3 +42,38 @@ def csv_safe(value: Any) -> Any:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return value
     return csv_cell(value)
+
+
+def xlsx_document(rows: Iterable[Iterable[Any]], *, sheet_name: str = "Sheet1") -> bytes:
+    """Rows as an .xlsx workbook: numbers as numbers, everything else as text neutralised by
+    `csv_cell` and written as a string cell (never a formula, a link or a number), the first
+    row bold and frozen."""
+    import xlsxwriter
+
+    output = io.BytesIO()
+    workbook = xlsxwriter.Workbook(
+        output,
+        {
+            "in_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+        },
+    )
+    # Excel refuses sheet names over 31 characters or with []:*?/\ in them.
+    sheet = workbook.add_worksheet(re.sub(r"[\[\]:*?/\\]", " ", sheet_name)[:31] or "Sheet1")
+    bold = workbook.add_format({"bold": True})
+    widths: dict[int, int] = {}
+    for row_number, row in enumerate(rows):
+        for column, value in enumerate(row):
+            cell = csv_safe(value)
+            if isinstance(cell, int | float):
+                sheet.write_number(row_number, column, cell)
+            else:
+                sheet.write_string(row_number, column, cell, bold if row_number == 0 else None)
+            widths[column] = max(widths.get(column, 8), min(len(str(cell)) + 2, 60))
+    for column, width in widths.items():
+        sheet.set_column(column, column, width)
+    sheet.freeze_panes(1, 0)
+    workbook.close()
+    return output.getvalue()

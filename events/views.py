@@ -637,7 +637,14 @@ def checkin(event_id: int):
         walk_in_form=walk_in_form,
         attendance=services.attendance(event),
         closed_reason=services.check_in_closed_reason(event),
+        **_checkin_context(event),
     ), 422 if form.errors else 200
+
+
+def _checkin_context(event: Event) -> dict[str, Any]:
+    from events.dayof_views import checkin_context
+
+    return checkin_context(event, request.args.get("q"))
 
 
 @bp.post("/events/<id:event_id>/walk-ins")
@@ -663,6 +670,7 @@ def walk_in(event_id: int):
         form=forms.CheckInForm(formdata=None),
         walk_in_form=walk_in_form,
         attendance=services.attendance(event),
+        **_checkin_context(event),
     ), 422
 
 
@@ -859,3 +867,7 @@ audit.describe_actions(
 )
 audit.link_objects("event", lambda object_id: url_for("events.detail", event_id=int(object_id)))
 audit.link_objects("successstory", lambda object_id: url_for("events.story", story_id=int(object_id)))
+
+
+# The day of an event (check-in by name and camera, messages, certificates) adds its pages here.
+from events import dayof_views  # noqa: E402, F401

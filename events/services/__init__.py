@@ -1,18 +1,50 @@
 """The events workflow, by responsibility; the public names are re-exported here.
 
-Lifecycle and editing, registration under a capacity lock, check-in, outcomes,
+Lifecycle and editing, registration under a capacity lock, check-in (and the day of the
+event: undo, messages to everyone, promotion by hand, attendance certificates), outcomes,
 commitments and success stories, institutions' consent, lists and personal data.
 Each public function is one unit of work."""
 
+from events.services.announcements import (  # noqa: F401
+    AUDIENCE_LABELS,
+    MAX_BODY,
+    MAX_SUBJECT,
+    audience_counts,
+    message_digest,
+    send_message,
+    sent_messages,
+)
+from events.services.certificates import (  # noqa: F401
+    CERTIFICATE_CODE_LENGTH,
+    certificate_event_dates,
+    certificate_file_name,
+    certificate_for,
+    certificate_pdf,
+    certificate_refusal,
+    certificate_verification_url,
+    display_certificate_code,
+    erase_certificates,
+    export_certificates,
+    new_certificate_code,
+    normalise_certificate_code,
+    verify_certificate,
+)
 from events.services.checkin import (  # noqa: F401
+    MAX_SEARCH_RESULTS,
     Attendance,
     CheckIn,
     attendance,
     attendee_csv,
+    attendee_rows,
+    attendee_xlsx,
     check_in,
     check_in_closed_reason,
+    check_in_registration,
+    find_attendees,
+    recent_check_ins,
     record_walk_in,
     registrations_of,
+    undo_check_in,
     waitlist_positions,
 )
 from events.services.common import (  # noqa: F401
@@ -106,6 +138,7 @@ from events.services.personal_data import (  # noqa: F401
 )
 from events.services.registration import (  # noqa: F401
     cancel_registration,
+    promote_by_hand,
     register,
     registration_for,
     waitlist_position,

@@ -1,4 +1,5 @@
-"""Check-in by code, walk-ins, attendance figures and the attendee CSV."""
+"""Check-in by code or by name (from a search) and its undo, walk-ins, attendance figures and the
+attendee list (CSV and XLSX)."""
 
 from __future__ import annotations
 
@@ -8,26 +9,33 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from core.choices import Sector
+from core import audit
+from core.choices import SECTOR_LABELS, Sector
 from core.exceptions import DomainError
-from core.exports import csv_document
+from core.exports import csv_document, xlsx_document
 from core.extensions import db
 from core.models import User
 from core.timeutil import to_zone, utcnow
 from core.validation import clean_text as _clean_text
 from core.validation import invalid as _invalid
+from core.validation import one_line
+from events.dayof_models import AttendanceCertificate
 from events.models import Event, EventStatus, Registration, RegistrationStatus
+from events.search import fold
 from events.services.common import (
     CHECK_IN_OPENS_BEFORE,
     CODE_ALPHABET,
     CODE_LENGTH,
     REGISTRATION_STATUS_LABELS,
+    _lock_registration,
     new_code,
     normalise_code,
 )
+
+MAX_SEARCH_RESULTS = 50
 
 
 def _check_in_window(event: Event) -> None:
@@ -178,10 +186,8 @@ def waitlist_positions(registrations: Iterable[Registration]) -> dict[int, int]:
     return positions
 
 
-def attendee_csv(event: Event) -> str:
-    """The attendee list with registration answers, for the event's managers."""
-    from core.choices import SECTOR_LABELS
-
+def attendee_rows(event: Event) -> list[list[Any]]:
+    """The attendee list with registration answers (header first), for CSV and XLSX."""
     registrations = registrations_of(event)
     positions = waitlist_positions(registrations)
     questions = list(event.questions)
@@ -209,7 +215,7 @@ def attendee_csv(event: Event) -> str:
                 registration.display_name,
                 email,
                 SECTOR_LABELS.get(registration.sector, registration.sector or ""),
-                REGISTRATION_STATUS_LABELS[RegistrationStatus(registration.status)],
+                str(REGISTRATION_STATUS_LABELS[RegistrationStatus(registration.status)]),
                 positions.get(registration.id, ""),
                 to_zone(registration.created_at, event.timezone).strftime("%Y-%m-%d %H:%M"),
                 to_zone(registration.checked_in_at, event.timezone).strftime("%Y-%m-%d %H:%M")
@@ -219,4 +225,115 @@ def attendee_csv(event: Event) -> str:
                 *[(registration.answers or {}).get(str(q.id), "") for q in questions],
             ]
         )
-    return csv_document(rows)
+    return rows
+
+
+def attendee_csv(event: Event) -> str:
+    """The attendee list with registration answers, for the event's managers."""
+    return csv_document(attendee_rows(event))
+
+
+def attendee_xlsx(event: Event) -> bytes:
+    """The attendee list as an Excel workbook (cells are text, never formulas)."""
+    return xlsx_document(attendee_rows(event), sheet_name=str(_l("Registros")))
+
+
+# --- the day of the event: by name, and undo ------------------------------------------
+
+
+def find_attendees(event: Event, query: str | None) -> list[Registration]:
+    """Active registrations whose name, email or code contains every word of `query`
+    (accent- and case-insensitive), confirmed first, then by name."""
+    words = fold(one_line(query or "")[:200]).split()
+    if not words:
+        return []
+    rows = db.session.execute(
+        select(Registration)
+        .options(joinedload(Registration.user))
+        .where(Registration.event_id == event.id, Registration.status != RegistrationStatus.cancelled)
+    ).scalars()
+    found = []
+    for registration in rows:
+        email = registration.user.email if registration.user is not None else ""
+        haystack = fold(f"{registration.display_name} {email} {registration.code}")
+        if all(word in haystack for word in words):
+            found.append(registration)
+    found.sort(key=lambda r: (r.status != RegistrationStatus.confirmed, fold(r.display_name), r.id))
+    return found[:MAX_SEARCH_RESULTS]
+
+
+def recent_check_ins(event: Event, limit: int = 10) -> list[Registration]:
+    """The last people checked in (newest first): where an undo is most often needed."""
+    return list(
+        db.session.execute(
+            select(Registration)
+            .options(joinedload(Registration.user))
+            .where(
+                Registration.event_id == event.id,
+                Registration.status == RegistrationStatus.confirmed,
+                Registration.checked_in_at.is_not(None),
+            )
+            .order_by(Registration.checked_in_at.desc(), Registration.id.desc())
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def check_in_registration(actor: User, event: Event, registration_id: Any) -> CheckIn:
+    """Mark a confirmed registration as present from the list (the row's button)."""
+    _check_in_window(event)
+    registration = _lock_registration(event, registration_id)
+    name = registration.display_name
+    if registration.status == RegistrationStatus.cancelled:
+        raise DomainError(_l("El registro de %(name)s fue cancelado.", name=name), code="cancelled")
+    if registration.status == RegistrationStatus.waitlisted:
+        raise DomainError(
+            _l("%(name)s está en la lista de espera, no confirmado.", name=name), code="waitlisted"
+        )
+    if registration.checked_in_at is not None:
+        db.session.rollback()
+        return CheckIn(registration, already=True)
+    registration.checked_in_at = utcnow()
+    registration.checked_in_by_id = actor.id
+    db.session.commit()
+    return CheckIn(registration, already=False)
+
+
+def undo_check_in(actor: User, event: Event, registration_id: Any) -> Registration:
+    """Reverse a check-in (a mistaken tap or scan), audited. Under the row lock, so of two
+    undos at once one succeeds and the other is told there was nothing to undo. A walk-in
+    exists only as present, so undoing it cancels it; a certificate already issued is
+    withdrawn (its verification code stops working)."""
+    _check_in_window(event)
+    registration = _lock_registration(event, registration_id)
+    if registration.checked_in_at is None:
+        raise DomainError(
+            _l(
+                "%(name)s no tiene asistencia registrada.",
+                name=registration.display_name or registration.code,
+            ),
+            code="not_checked_in",
+        )
+    checked_in_at = registration.checked_in_at
+    registration.checked_in_at = None
+    registration.checked_in_by_id = None
+    if registration.walk_in:
+        registration.status = RegistrationStatus.cancelled
+        registration.cancelled_at = utcnow()
+    withdrawn = db.session.execute(
+        delete(AttendanceCertificate).where(AttendanceCertificate.registration_id == registration.id)
+    ).rowcount
+    audit.record(
+        "registration.check_in_undone",
+        event,
+        actor=actor,
+        details={
+            "registration_id": registration.id,
+            "code": registration.code,
+            "checked_in_at": checked_in_at.isoformat(),
+            "walk_in": registration.walk_in,
+            "certificate_withdrawn": bool(withdrawn),
+        },
+    )
+    db.session.commit()
+    return registration

@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -116,6 +117,23 @@ def _lock_event(event_id: int) -> Event:
     if event is None:
         raise DomainError(_l("Esta actividad ya no existe."), status=404)
     return event
+
+
+def _lock_registration(event: Event, registration_id: Any) -> Registration:
+    """The event's registration row FOR UPDATE (re-read), or a 404 refusal (the day-of
+    actions by row: check-in, undo, promotion by hand)."""
+    query = (
+        select(Registration)
+        .options(selectinload(Registration.user))
+        .where(Registration.id == registration_id, Registration.event_id == event.id)
+        .execution_options(populate_existing=True)
+    )
+    if current_app.config.get(LOCK_SETTING, True):
+        query = query.with_for_update(of=Registration)
+    registration = db.session.execute(query).scalar_one_or_none()
+    if registration is None:
+        raise DomainError(_l("Ese registro no es de esta actividad."), status=404, code="not_found")
+    return registration
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Registration under the capacity lock: register, cancel, and promotion from the waitlist."""
+"""Registration under the capacity lock: register, cancel, and promotion from the waitlist
+(automatic, or by hand by the organisers)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from core.validation import clean_text as _clean_text
 from core.validation import invalid as _invalid
 from events import reminders
 from events.models import Event, EventStatus, QuestionKind, Registration, RegistrationStatus
-from events.services.common import _lock_event, has_seat, new_code, seat_counts
+from events.services.common import _lock_event, _lock_registration, has_seat, new_code, seat_counts
 from events.services.messages import (
     _confirmation_attachments,
     _notify_confirmed,
@@ -238,3 +239,57 @@ def _promote_from_waitlist(event: Event) -> list[Registration]:
             _notify_confirmed(registration, promoted=True)
             reminders.sync_registration(registration)
     return promoted
+
+
+def promote_by_hand(
+    actor: User, event: Event, registration_id: Any, *, raise_capacity: bool = False
+) -> Registration:
+    """Confirm a waitlisted person the organisers choose, under the capacity lock.
+
+    When the event is full it is refused, unless the organiser explicitly raises the
+    capacity by one seat (audited). The person is told as in an automatic promotion.
+    Seats reserved per sector are the organiser's call here: only the total is enforced."""
+    event = _lock_event(event.id)
+    if event.status != EventStatus.published or utcnow() >= event.ends_at:
+        raise DomainError(_l("Solo se confirma a alguien en actividades publicadas que no han terminado."))
+    registration = _lock_registration(event, registration_id)
+    if registration.status != RegistrationStatus.waitlisted:
+        raise DomainError(
+            _l("%(name)s no está en la lista de espera.", name=registration.display_name),
+            code="not_waitlisted",
+        )
+    counts = seat_counts(event.id)
+    if event.capacity is not None and counts.confirmed >= event.capacity:
+        if not raise_capacity:
+            raise DomainError(
+                _l(
+                    "La actividad está llena (%(confirmed)s de %(capacity)s). Para confirmar a %(name)s "
+                    "hay que subir el cupo.",
+                    confirmed=counts.confirmed,
+                    capacity=event.capacity,
+                    name=registration.display_name,
+                ),
+                code="event_full",
+            )
+        old_capacity = event.capacity
+        event.capacity = counts.confirmed + 1
+        event.updated_at = utcnow()
+        audit.record(
+            "event.capacity_raised",
+            event,
+            actor=actor,
+            details={"from": old_capacity, "to": event.capacity, "registration_id": registration.id},
+        )
+    now = utcnow()
+    registration.status = RegistrationStatus.confirmed
+    registration.confirmed_at = registration.promoted_at = now
+    db.session.flush()
+    registration.event = event
+    audit.record(
+        "registration.promote_by_hand", event, actor=actor, details={"registration_id": registration.id}
+    )
+    if registration.user is not None and registration.user.deleted_at is None:
+        _notify_confirmed(registration, promoted=True)
+        reminders.sync_registration(registration)
+    db.session.commit()
+    return registration

@@ -1,0 +1,438 @@
+"""The day of an event: check-in by name and its undo, messages to everyone, the waitlist by
+hand, the XLSX export and attendance certificates (service rules, pages and API)."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+import zlib
+from datetime import timedelta
+
+import pytest
+from freezegun import freeze_time
+from sqlalchemy import func, select
+
+from accounts.services import issue_api_token
+from core.exceptions import DomainError
+from core.extensions import db
+from core.models import AuditEntry, User
+from core.timeutil import utcnow
+from events import services
+from events.dayof_models import AttendanceCertificate, EventMessage
+from events.models import Registration, RegistrationStatus
+from events.services import certificates
+from notifications.models import Notification
+from tests.factories import login, make_event, make_institution, make_liaison, make_user
+
+API = "/api/v1"
+
+
+def _bearer(user) -> dict[str, str]:
+    _, raw = issue_api_token(user, "test")
+    db.session.commit()
+    return {"Authorization": f"Bearer {raw}"}
+
+
+def _audits(action: str) -> list[AuditEntry]:
+    return list(db.session.execute(select(AuditEntry).where(AuditEntry.action == action)).scalars())
+
+
+def _soon_event(institution, **fields):
+    """An event starting in two hours (check-in is open)."""
+    start = utcnow().replace(microsecond=0) + timedelta(hours=2)
+    return make_event(institution, starts_at=start, ends_at=start + timedelta(hours=3), **fields)
+
+
+# --- check-in by name and undo -------------------------------------------------------------
+
+
+def test_name_search_ignores_accents_and_case_and_checks_in_then_undoes(app, ctx):
+    inegi = make_institution("inegi")
+    liaison = make_liaison(inegi)
+    event = _soon_event(inegi)
+    lucia = services.register(make_user("lucia@example.org", name="Lucía Ramírez"), event)
+    services.register(make_user("pedro@example.org", name="Pedro Páramo"), event)
+    found = services.find_attendees(event, "lucia RAMIREZ")
+    assert [r.id for r in found] == [lucia.id]
+    assert [r.id for r in services.find_attendees(event, lucia.code.lower())] == [lucia.id]
+    assert services.find_attendees(event, "   ") == []
+
+    result = services.check_in_registration(liaison, event, lucia.id)
+    assert not result.already and result.registration.checked_in_at is not None
+    assert services.check_in_registration(liaison, event, lucia.id).already
+    assert [r.id for r in services.recent_check_ins(event)] == [lucia.id]
+
+    undone = services.undo_check_in(liaison, event, lucia.id)
+    assert undone.checked_in_at is None and undone.status == RegistrationStatus.confirmed
+    (entry,) = _audits("registration.check_in_undone")
+    assert entry.actor_id == liaison.id and entry.details["registration_id"] == lucia.id
+    with pytest.raises(DomainError) as nothing:
+        services.undo_check_in(liaison, event, lucia.id)
+    assert nothing.value.code == "not_checked_in" and nothing.value.status == 409
+    db.session.rollback()
+    assert len(_audits("registration.check_in_undone")) == 1
+
+
+def test_undoing_a_walk_in_cancels_it_and_other_events_rows_are_not_found(app, ctx):
+    inegi = make_institution("inegi")
+    liaison = make_liaison(inegi)
+    event, other = _soon_event(inegi), _soon_event(inegi)
+    walk_in = services.record_walk_in(liaison, event, "Marta Sin Registro")
+    undone = services.undo_check_in(liaison, event, walk_in.id)
+    assert undone.status == RegistrationStatus.cancelled
+    assert services.attendance(event).walk_ins == 0
+    with pytest.raises(DomainError) as missing:
+        services.check_in_registration(liaison, other, walk_in.id)
+    assert missing.value.status == 404
+
+
+def test_check_in_page_search_buttons_and_undo(app, client):
+    with app.app_context():
+        inegi = make_institution("inegi")
+        make_liaison(inegi, "enlace@example.org")
+        event = _soon_event(inegi)
+        registration = services.register(make_user(name="Lucía Ramírez"), event)
+        event_id, registration_id = event.id, registration.id
+    login(client, "enlace@example.org")
+    page = client.get(f"/events/{event_id}/checkin?q=lucia")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Lucía Ramírez" in html
+    assert f"/events/{event_id}/checkins/{registration_id}" in html
+    done = client.post(f"/events/{event_id}/checkins/{registration_id}", data={"q": "lucia"})
+    assert done.status_code == 302 and "q=lucia" in done.headers["Location"]
+    html = client.get(f"/events/{event_id}/checkin?q=lucia").get_data(as_text=True)
+    assert "Asistencia registrada: Lucía Ramírez" in html and "Deshacer" in html
+    client.post(f"/events/{event_id}/checkins/{registration_id}/undo", data={"q": "lucia"})
+    html = client.get(f"/events/{event_id}/checkin?q=lucia").get_data(as_text=True)
+    assert "Se deshizo la asistencia de Lucía Ramírez" in html
+    with app.app_context():
+        assert db.session.get(Registration, registration_id).checked_in_at is None
+    # The scan page works without a camera: its typed code checks in, and it may use the camera.
+    scan = client.get(f"/events/{event_id}/checkin/scan")
+    assert scan.status_code == 200 and "camera=(self)" in scan.headers["Permissions-Policy"]
+    assert "vendor/jsqr/jsQR.js" in scan.get_data(as_text=True)
+    assert "camera=()" in client.get(f"/events/{event_id}/checkin").headers["Permissions-Policy"]
+    with app.app_context():
+        code = db.session.get(Registration, registration_id).code
+    assert client.post(f"/events/{event_id}/checkin/scan", data={"code": code.lower()}).status_code == 302
+    with app.app_context():
+        assert db.session.get(Registration, registration_id).checked_in_at is not None
+
+
+def test_api_undo_by_delete_then_409(app, client):
+    with app.app_context():
+        inegi = make_institution("inegi")
+        headers = _bearer(make_liaison(inegi))
+        outsider = _bearer(make_user())
+        event = _soon_event(inegi)
+        registration = services.register(make_user(name="Ana"), event)
+        event_id, registration_id = event.id, registration.id
+    path = f"{API}/events/{event_id}/checkins/{registration_id}"
+    assert client.delete(path, headers=outsider).status_code == 403
+    assert client.post(path, headers=headers).json["already_checked_in"] is False
+    assert client.post(path, headers=headers).json["already_checked_in"] is True
+    found = client.get(f"{API}/events/{event_id}/attendees?q=ana", headers=headers).json
+    assert [r["id"] for r in found] == [registration_id] and found[0]["checked_in_at"]
+    undone = client.delete(path, headers=headers)
+    assert undone.status_code == 200 and undone.json["checked_in_at"] is None
+    again = client.delete(path, headers=headers)
+    assert again.status_code == 409 and again.json["error"]["code"] == "not_checked_in"
+    assert client.delete(f"{API}/events/{event_id}/checkins/999999", headers=headers).status_code == 404
+
+
+# --- messages --------------------------------------------------------------------------------
+
+
+def test_message_reaches_each_confirmed_person_once_in_their_language(app, ctx, mail_dir):
+    inegi = make_institution("inegi")
+    liaison = make_liaison(inegi)
+    event = make_event(inegi, title="Mesa de agua", capacity=2)
+    ana, ben = make_user(name="Ana"), make_user(name="Ben")
+    ben.locale = "en"
+    db.session.commit()
+    services.register(ana, event)
+    services.register(ben, event)
+    services.register(make_user(name="Carla"), event)  # waitlisted
+    assert services.audience_counts(event) == {"confirmed": 2, "waitlisted": 1}
+    message = services.send_message(
+        liaison, event, "confirmed", "Cambio de sala", "Nos vemos en la sala 2.\n\nGracias."
+    )
+    assert message.recipients == 2
+    rows = list(
+        db.session.execute(
+            select(Notification).where(Notification.kind == "events.organiser_message")
+        ).scalars()
+    )
+    assert sorted(r.to_email for r in rows) == sorted([ana.email, ben.email])
+    by_email = {r.to_email: r for r in rows}
+    assert by_email[ana.email].subject == "«Mesa de agua»: Cambio de sala"
+    assert "escribió a las personas registradas" in by_email[ana.email].body_text
+    assert "wrote to the people registered" in by_email[ben.email].body_text
+    assert "Nos vemos en la sala 2." in by_email[ben.email].body_text  # the organiser's words as written
+    with pytest.raises(DomainError) as twice:
+        services.send_message(
+            liaison, event, "confirmed", "Cambio de sala", "Nos vemos en la sala 2.\n\nGracias."
+        )
+    assert twice.value.code == "already_sent"
+    db.session.rollback()
+    assert db.session.execute(select(func.count()).select_from(Notification)).scalar() >= 2
+    assert len(_audits("event.message_sent")) == 1
+    with pytest.raises(DomainError) as bad:
+        services.send_message(liaison, event, "everyone", "Hola", "Texto")
+    assert bad.value.field == "audience"
+    with pytest.raises(DomainError) as bad_subject:
+        services.send_message(liaison, event, "waitlisted", "Dos\nlíneas", "Texto")
+    assert bad_subject.value.field == "subject"
+
+
+def test_message_page_previews_then_sends_and_a_double_submit_sends_once(app, client):
+    with app.app_context():
+        inegi = make_institution("inegi")
+        make_liaison(inegi, "enlace@example.org")
+        event = make_event(inegi)
+        for name in ("Ana", "Beto", "Ceci"):
+            services.register(make_user(name=name), event)
+        event_id = event.id
+    login(client, "enlace@example.org")
+    form = {"audience": "confirmed", "subject": "Llegada", "body": "Lleguen 15 minutos antes."}
+    preview = client.post(f"/events/{event_id}/messages", data={**form, "preview": "1"})
+    html = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and "Se enviará a 3 personas" in html and "Enviar a 3 personas" in html
+    with app.app_context():
+        assert db.session.execute(select(func.count()).select_from(EventMessage)).scalar() == 0
+    sent = client.post(f"/events/{event_id}/messages", data={**form, "send": "1"})
+    assert sent.status_code == 302
+    again = client.post(f"/events/{event_id}/messages", data={**form, "send": "1"})
+    assert again.status_code == 409 and "ya se envió" in again.get_data(as_text=True)
+    empty = client.post(f"/events/{event_id}/messages", data={"audience": "confirmed", "send": "1"})
+    assert empty.status_code == 422
+    with app.app_context():
+        kinds = db.session.execute(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.kind == "events.organiser_message")
+        ).scalar()
+        assert kinds == 3
+
+
+def test_message_api_preview_dedupe_and_rate_limit(app, client):
+    app.config["LIMIT_EVENT_MESSAGES"] = "2 per hour"
+    with app.app_context():
+        inegi = make_institution("inegi")
+        headers = _bearer(make_liaison(inegi))
+        event = make_event(inegi, capacity=1)
+        services.register(make_user(), event)
+        services.register(make_user(), event)
+        event_id = event.id
+    path = f"{API}/events/{event_id}/messages"
+    body = {"audience": "waitlisted", "subject": "Lista de espera", "body": "Seguimos atentos."}
+    for _ in range(5):  # previews are free
+        preview = client.post(path, json={**body, "preview": True}, headers=headers)
+        assert preview.status_code == 200 and preview.json == {**preview.json, "recipients": 1, "sent": False}
+    first = client.post(path, json=body, headers=headers)
+    assert first.status_code == 201 and first.json["recipients"] == 1
+    assert client.post(path, json=body, headers=headers).json["error"]["code"] == "already_sent"
+    limited = client.post(path, json={**body, "subject": "Otro"}, headers=headers)
+    assert limited.status_code == 429 and limited.json["error"]["code"] == "rate_limited"
+    bad = client.post(path, json={**body, "audience": "todos", "preview": True}, headers=headers)
+    assert bad.status_code == 422 and "audience" in bad.json["error"]["fields"]
+    listing = client.get(path, headers=headers).json
+    assert listing["audiences"] == {"confirmed": 1, "waitlisted": 1} and len(listing["messages"]) == 1
+
+
+# --- the waitlist by hand ---------------------------------------------------------------------
+
+
+def test_promote_by_hand_respects_capacity_unless_raised_and_notifies(app, ctx):
+    inegi = make_institution("inegi")
+    liaison = make_liaison(inegi)
+    event = make_event(inegi, capacity=1)
+    services.register(make_user(), event)
+    waiting = services.register(make_user(name="Dora"), event)
+    with pytest.raises(DomainError) as full:
+        services.promote_by_hand(liaison, event, waiting.id)
+    assert full.value.code == "event_full" and "subir el cupo" in str(full.value.message)
+    db.session.rollback()
+    promoted = services.promote_by_hand(liaison, event, waiting.id, raise_capacity=True)
+    assert promoted.status == RegistrationStatus.confirmed and promoted.promoted_at is not None
+    assert services.get_event(event.id).capacity == 2
+    (raised,) = _audits("event.capacity_raised")
+    assert raised.details["from"] == 1 and raised.details["to"] == 2
+    assert len(_audits("registration.promote_by_hand")) == 1
+    note = db.session.execute(
+        select(Notification).where(Notification.dedupe_key == f"event-registration:{waiting.id}:promoted")
+    ).scalar_one()
+    assert "Se liberó un lugar" in note.subject
+    with pytest.raises(DomainError) as not_waiting:
+        services.promote_by_hand(liaison, event, waiting.id)
+    assert not_waiting.value.code == "not_waitlisted"
+
+
+def test_promote_page_asks_before_raising_the_capacity(app, client):
+    with app.app_context():
+        inegi = make_institution("inegi")
+        make_liaison(inegi, "enlace@example.org")
+        event = make_event(inegi, capacity=1)
+        services.register(make_user(), event)
+        waiting = services.register(make_user(name="Dora"), event)
+        event_id, waiting_id = event.id, waiting.id
+    login(client, "enlace@example.org")
+    assert "Confirmar" in client.get(f"/events/{event_id}/registrations").get_data(as_text=True)
+    asked = client.post(f"/events/{event_id}/registrations/{waiting_id}/promote")
+    html = asked.get_data(as_text=True)
+    assert asked.status_code == 200 and "Subir el cupo a 2 y confirmar" in html
+    with app.app_context():
+        assert db.session.get(Registration, waiting_id).status == RegistrationStatus.waitlisted
+    done = client.post(f"/events/{event_id}/registrations/{waiting_id}/promote", data={"raise_capacity": "1"})
+    assert done.status_code == 302
+    with app.app_context():
+        assert db.session.get(Registration, waiting_id).status == RegistrationStatus.confirmed
+
+
+# --- XLSX -----------------------------------------------------------------------------------------
+
+
+def test_attendee_xlsx_opens_as_a_workbook_with_text_cells_not_formulas(app, client):
+    with app.app_context():
+        inegi = make_institution("inegi")
+        liaison = make_liaison(inegi, "enlace@example.org")
+        event = _soon_event(inegi)
+        services.register(make_user(name="José Núñez"), event)
+        services.record_walk_in(liaison, event, '=HYPERLINK("http://x.example","clic")')
+        event_id = event.id
+    login(client, "enlace@example.org")
+    response = client.get(f"/events/{event_id}/registrations.xlsx")
+    assert response.status_code == 200
+    assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert "registros.xlsx" in response.headers["Content-Disposition"]
+    book = zipfile.ZipFile(io.BytesIO(response.data))
+    assert "xl/worksheets/sheet1.xml" in book.namelist()
+    sheet = book.read("xl/worksheets/sheet1.xml").decode()
+    strings = book.read("xl/sharedStrings.xml").decode()
+    assert "<f>" not in sheet  # no formula anywhere
+    assert "José Núñez" in strings and "Código" in strings
+    assert "&apos;=HYPERLINK" in strings or "'=HYPERLINK" in strings
+    assert re.search(r"<sheet [^>]*name=\"Registros\"", book.read("xl/workbook.xml").decode())
+    assert "Descargar Excel" in client.get(f"/events/{event_id}/registrations").get_data(as_text=True)
+
+
+# --- certificates ----------------------------------------------------------------------------------
+
+
+def _pdf_text(data: bytes) -> bytes:
+    """The PDF's page streams, inflated."""
+    text = b""
+    for match in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
+        try:
+            text += zlib.decompress(match.group(1))
+        except zlib.error:
+            text += match.group(1)
+    return text
+
+
+def test_certificate_rules_pdf_and_verification(app, client):
+    with app.app_context():
+        inegi = make_institution("inegi", name="Instituto Nacional de Estadística y Geografía")
+        liaison = make_liaison(inegi)
+        event = _soon_event(inegi, title="Datatón de movilidad")
+        lucia = make_user("lucia@example.org", name="Lucía Ramírez Núñez")
+        registration = services.register(lucia, event)
+        absent = services.register(make_user("ausente@example.org"), event)
+        make_user("otra@example.org")
+        event_id, registration_id, absent_id = event.id, registration.id, absent.id
+        starts_at, liaison_id = event.starts_at, liaison.id
+        services.check_in(liaison, event, registration.code)
+    login(client, "lucia@example.org")
+    path = f"/events/registrations/{registration_id}/constancia.pdf"
+    # Checked in early (check-in opens 24 h before), but the event has not started.
+    before = client.get(path)
+    assert before.status_code == 302
+    assert "cuando empieza la actividad" in client.get("/events/mine").get_data(as_text=True)
+    with freeze_time(starts_at + timedelta(minutes=30)):
+        mine = client.get("/events/mine").get_data(as_text=True)
+        assert path in mine
+        response = client.get(path)
+        assert response.status_code == 200 and response.mimetype == "application/pdf"
+        assert response.data.startswith(b"%PDF")
+        text = _pdf_text(response.data)
+        assert "Lucía Ramírez Núñez".encode("latin-1") in text
+        assert "Constancia de asistencia".encode("latin-1") in text
+        again = client.get(path)
+        assert again.status_code == 200
+        assert client.get(f"/events/registrations/{absent_id}/constancia.pdf").status_code == 404  # not mine
+    with app.app_context():
+        (certificate,) = db.session.execute(select(AttendanceCertificate)).scalars()
+        code = certificate.code
+        assert len(code) == services.CERTIFICATE_CODE_LENGTH and code not in str(registration_id)
+        assert len(_audits("registration.certificate_issued")) == 1
+    assert services.display_certificate_code(code).replace("-", "").encode() in text.replace(b"-", b"")
+    public = client.application.test_client()
+    page = public.get(f"/constancias/{services.display_certificate_code(code).lower()}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    for shown in (
+        "Lucía Ramírez Núñez",
+        "Datatón de movilidad",
+        "Instituto Nacional de Estadística y Geografía",
+    ):
+        assert shown in html
+    assert public.get("/constancias/AAAABBBBCCCCDDDD").status_code == 404
+    assert public.get("/constancias/x").status_code == 404
+    verified = public.get(f"{API}/certificates/{code}").json
+    assert verified["name"] == "Lucía Ramírez Núñez" and verified["valid"] is True
+    # Someone who did not attend gets none; nor does anyone once the check-in is undone.
+    login(client, "ausente@example.org")
+    with freeze_time(starts_at + timedelta(minutes=30)):
+        assert client.get(f"/events/registrations/{absent_id}/constancia.pdf").status_code == 302
+        with app.app_context():
+            services.undo_check_in(
+                db.session.get(User, liaison_id), services.get_event(event_id), registration_id
+            )
+    assert public.get(f"/constancias/{code}").status_code == 404
+
+
+def test_certificate_api_returns_the_pdf_only_to_the_attendee(app, client):
+    with app.app_context():
+        inegi = make_institution("inegi")
+        liaison = make_liaison(inegi)
+        event = _soon_event(inegi)
+        person = make_user(name="Ana Ñandú")
+        registration = services.register(person, event)
+        services.check_in(liaison, event, registration.code)
+        mine, other = _bearer(person), _bearer(make_user())
+        path, starts_at = f"{API}/registrations/{registration.id}/certificate", event.starts_at
+    assert client.get(path).status_code == 401
+    early = client.get(path, headers=mine)
+    assert early.status_code == 403 and early.json["error"]["code"] == "no_certificate"
+    with freeze_time(starts_at + timedelta(hours=1)):
+        assert client.get(path, headers=other).status_code == 404
+        pdf = client.get(path, headers=mine)
+        assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+        assert "Ana Ñandú".encode("latin-1") in _pdf_text(pdf.data)
+    assert client.get(f"{API}/certificates/NOPE").status_code == 404
+
+
+def test_certificate_pdf_prints_names_outside_latin1_without_failing(app, ctx):
+    assert certificates._latin1("Łukasz — “Zoë” Nguyễn") == 'Lukasz - "Zoë" Nguyen'
+
+
+def test_certificates_are_in_the_data_export_and_go_with_the_account(app, ctx):
+    from accounts import services as accounts_services
+    from tests.factories import PASSWORD
+
+    inegi = make_institution("inegi")
+    liaison = make_liaison(inegi)
+    event = _soon_event(inegi)
+    person = make_user(name="Ana Ñandú")
+    registration = services.register(person, event)
+    services.check_in(liaison, event, registration.code)
+    with freeze_time(event.starts_at + timedelta(minutes=5)):
+        certificate = services.certificate_for(person, registration.id)
+    code = certificate.code
+    exported = accounts_services.export_personal_data(person)["attendance_certificates"]
+    assert exported == [{**exported[0], "code": code, "name": "Ana Ñandú", "event_id": event.id}]
+    accounts_services.delete_account(person, PASSWORD)
+    db.session.commit()
+    assert services.verify_certificate(code) is None
+    assert db.session.execute(select(func.count()).select_from(AttendanceCertificate)).scalar() == 0
