@@ -31,6 +31,7 @@ from PIL import Image as PILImage
 from PIL import ImageCms, ImageOps, UnidentifiedImageError
 from sqlalchemy import ForeignKey, LargeBinary, String, delete, select, union
 from sqlalchemy.orm import Mapped, mapped_column
+from wtforms.validators import ValidationError
 
 from core.exceptions import DomainError
 from core.extensions import db
@@ -349,3 +350,41 @@ def init_images(app: Flask) -> None:
     body (the CSRF check and the input guards parse the form)."""
     app.register_blueprint(bp)
     app.before_request_funcs.setdefault(None, []).insert(0, _widen_upload_limit)
+    app.jinja_env.globals.update(media_url=media_url, image_types=ACCEPT)
+
+
+def media_url(path: str) -> str:
+    """The absolute address of a /media/ path on the public site (BASE_URL), for OpenGraph."""
+    return current_app.config["BASE_URL"].rstrip("/") + path
+
+
+# --- forms ---------------------------------------------------------------------------------------
+
+
+class ImageUpload:
+    """WTForms validator of a FileField: when a file is chosen it must be an image we accept;
+    the re-encoded result is kept on the field as `processed` (None when no file was chosen)."""
+
+    def __call__(self, form, field) -> None:
+        field.processed = None
+        upload = field.data
+        if upload is None or not getattr(upload, "filename", ""):
+            return
+        try:
+            field.processed = process_image(upload.read(), field.name)
+        except DomainError as exc:
+            raise ValidationError(str(exc.message)) from None
+
+
+class AltTextRequired:
+    """WTForms validator: a text alternative is required when there is a picture, newly chosen
+    in `image_field` or kept (`form.keeps_image` says so, e.g. an event's current cover)."""
+
+    def __init__(self, image_field: str):
+        self.image_field = image_field
+
+    def __call__(self, form, field) -> None:
+        upload = form[self.image_field].data
+        chosen = upload is not None and bool(getattr(upload, "filename", ""))
+        if (chosen or getattr(form, "keeps_image", False)) and not (field.data or "").strip():
+            raise ValidationError(_l("Describe la imagen para quien no puede verla (texto alternativo)."))

@@ -162,7 +162,8 @@ class Event(db.Model):
     cover_alt: Mapped[str | None] = mapped_column(String(300))
 
     institution: Mapped[Institution] = relationship()
-    cover: Mapped[UploadedImage | None] = relationship()
+    # Loaded with the list it belongs to (one query per page, not one per event).
+    cover: Mapped[UploadedImage | None] = relationship(lazy="selectin")
     cohosts: Mapped[list[EventCohost]] = relationship(
         back_populates="event", cascade="all, delete-orphan", order_by="EventCohost.id"
     )
