@@ -674,6 +674,8 @@ class EventCover(MethodView):
         `image` or `alt`; 413 when the picture is over 8 MB.
         """
         event = _managed_event_or_404(event_id)
+        if not request.content_length and request.mimetype != "multipart/form-data":
+            api_abort(400, "This request needs a multipart/form-data body with the fields 'image' and 'alt'.")
         if request.mimetype != "multipart/form-data":
             api_abort(415, "Send multipart/form-data with the fields 'image' (the file) and 'alt'.")
         upload = request.files.get("image")
