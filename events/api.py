@@ -18,7 +18,6 @@ from core.models import Institution
 from core.permissions import can
 from core.timeutil import to_zone
 from core.validation import SingleLineText
-from events import images as event_images
 from events import services
 from events.models import (
     Commitment,
@@ -430,7 +429,7 @@ def event_dict(
         "academic_partner": event.academic_partner,
         "sequence": event.sequence,
         "cancel_reason": event.cancel_reason,
-        "cover": event_images.cover_dict(event),
+        "cover": services.cover_dict(event),
         "created_at": _iso(event.created_at),
         "updated_at": _iso(event.updated_at),
     }
@@ -680,7 +679,7 @@ class EventCover(MethodView):
             api_abort(415, "Send multipart/form-data with the fields 'image' (the file) and 'alt'.")
         upload = request.files.get("image")
         data = upload.read() if upload is not None else b""
-        _run(event_images.set_cover, api_user(), event, data, request.form.get("alt"))
+        _run(services.set_cover, api_user(), event, data, request.form.get("alt"))
         return event_dict(services.get_event(event_id))
 
     @blp.doc(security=SECURED)
@@ -689,7 +688,7 @@ class EventCover(MethodView):
     def delete(self, event_id: int):
         """Remove the event's cover picture (deleted when nothing else shows it)."""
         event = _managed_event_or_404(event_id)
-        _run(event_images.remove_cover, api_user(), event)
+        _run(services.remove_cover, api_user(), event)
 
 
 accepts_image_uploads("events_api.EventCover")

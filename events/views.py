@@ -21,7 +21,6 @@ from core.models import Institution
 from core.permissions import require
 from core.timeutil import to_zone, utcnow
 from events import forms, links, services
-from events import images as event_images
 from events.models import Commitment, Event, EventStatus, RegistrationStatus, SuccessStory
 from events.permissions import may_view
 from events.rendering import event_date, event_span, event_time, markdown_to_html, spans_days
@@ -377,11 +376,11 @@ def new_event():
 def _save_cover(form: forms.EventForm, event: Event) -> None:
     """The cover part of the event form: a new picture, its removal, or its alt text."""
     if form.cover.processed is not None:
-        event_images.set_cover(current_user, event, form.cover.processed, form.cover_alt.data)
+        services.set_cover(current_user, event, form.cover.processed, form.cover_alt.data)
     elif form.remove_cover.data:
-        event_images.remove_cover(current_user, event)
+        services.remove_cover(current_user, event)
     elif event.cover_image_id is not None:
-        event_images.describe_cover(current_user, event, form.cover_alt.data)
+        services.describe_cover(current_user, event, form.cover_alt.data)
 
 
 @bp.route("/events/<id:event_id>/edit", methods=["GET", "POST"])
@@ -795,10 +794,10 @@ def edit_story(event_id: int):
         body = form.body.data
         try:
             if form.image.processed is not None:
-                line = event_images.attach_story_image(
+                line = services.attach_story_image(
                     current_user, event, form.image.processed, form.image_alt.data
                 )
-                body = f"{body.rstrip()}\n\n{line}\n"
+                body = f"{body.rstrip()}\n\n{line}"
             story = services.save_story(
                 current_user,
                 event,

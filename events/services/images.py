@@ -1,4 +1,4 @@
-"""Pictures of events: the cover of an event and the images inside a success story.
+"""Pictures: the cover of an event and the images inside a success story.
 
 The image itself (checked, re-encoded, stored, served) is `core.images`; this module says
 where events use one, with its text alternative, and lets go of pictures nothing uses.
