@@ -20,6 +20,7 @@ from core.images import (
     ProcessedImage,
     UploadedImage,
     erase_uploads_of,
+    export_uploads_of,
     image_for_path,
     process_image,
     prune_images,
@@ -183,5 +184,6 @@ def event_image_ids(event: Event) -> list[int]:
 
 register_image_references(lambda: select(Event.cover_image_id).where(Event.cover_image_id.is_not(None)))
 register_image_references(lambda: select(StoryImage.image_id))
+accounts_services.PERSONAL_DATA_SECTIONS["uploaded_images"] = export_uploads_of
 if erase_uploads_of not in accounts_services.ERASERS:
     accounts_services.ERASERS.append(erase_uploads_of)

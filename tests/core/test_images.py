@@ -96,6 +96,7 @@ def test_decompression_bombs_are_refused_before_decoding():
     error = refused(png_header_only(20000, 20000))
     assert error.status == 422 and "megapíxeles" in str(error.message)
     refused(png_header_only(17000, 10))  # one side beyond the limit, few pixels
+    refused(png_header_only(9000, 6000))  # 54 megapixels: over the limit, under Pillow's error
 
 
 def test_animated_images_are_refused():

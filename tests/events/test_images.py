@@ -177,7 +177,10 @@ def test_erasing_an_account_deletes_its_unused_uploads_only(app, client):
         store_image(process_image(picture(fmt="WEBP")), institution_id=None, uploaded_by_id=liaison.id)
         db.session.commit()
         assert image_count() == 2
-        from accounts.services import delete_account
+        from accounts.services import delete_account, export_personal_data
+
+        exported = export_personal_data(liaison)["uploaded_images"]
+        assert len(exported) == 2 and all("/media/" in item["url"] for item in exported)
 
         delete_account(liaison, PASSWORD)
         assert image_count() == 1  # the event's cover is the institution's and stays
