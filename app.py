@@ -90,6 +90,7 @@ def _init_extensions(app: Flask) -> None:
     from core.errors import init_errors
     from core.extensions import babel, csrf, db, limiter, login_manager, migrate
     from core.i18n import select_locale, select_timezone
+    from core.images import init_images
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
@@ -134,6 +135,7 @@ def _init_extensions(app: Flask) -> None:
     )
     celery_init_app(app)
     init_errors(app)
+    init_images(app)
 
     import accounts.tasks  # noqa: F401 - registers the password-reset and session tasks
     import challenges.tasks  # noqa: F401 - registers the open/close task

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
+from flask import request
 from flask.views import MethodView
 from sqlalchemy import select
 
@@ -12,6 +13,7 @@ from core.api import ApiBlueprint, api_abort, api_user, auth_required
 from core.choices import MEXICAN_STATES, Sector
 from core.exceptions import DomainError
 from core.extensions import db
+from core.images import ALT_MAX_LENGTH, accepts_image_uploads
 from core.models import Institution
 from core.permissions import can
 from core.timeutil import to_zone
@@ -198,6 +200,14 @@ class OutcomeSchema(ma.Schema):
     commitments = ma.fields.List(ma.fields.Nested(CommitmentSchema))
 
 
+class CoverSchema(ma.Schema):
+    url = ma.fields.String(metadata={"description": "Path of the picture (at most 1600 px wide)."})
+    alt = ma.fields.String(metadata={"description": "Its text alternative."})
+    width = ma.fields.Integer()
+    height = ma.fields.Integer()
+    thumbnail_url = ma.fields.String(metadata={"description": "Path of a copy up to 640 px wide."})
+
+
 class EventSchema(ma.Schema):
     id = ma.fields.Integer()
     url = ma.fields.String()
@@ -239,6 +249,7 @@ class EventSchema(ma.Schema):
     sequence = ma.fields.Integer()
     cancel_reason = ma.fields.String(allow_none=True)
     outcome = ma.fields.Nested(OutcomeSchema, allow_none=True)
+    cover = ma.fields.Nested(CoverSchema, allow_none=True)
     created_at = ma.fields.String()
     updated_at = ma.fields.String()
 
@@ -418,6 +429,7 @@ def event_dict(
         "academic_partner": event.academic_partner,
         "sequence": event.sequence,
         "cancel_reason": event.cancel_reason,
+        "cover": services.cover_dict(event),
         "created_at": _iso(event.created_at),
         "updated_at": _iso(event.updated_at),
     }
@@ -619,6 +631,67 @@ class EventItem(MethodView):
         """Delete a draft (never published; audited). An event once published is cancelled instead (409)."""
         event = _managed_event_or_404(event_id)
         _run(services.delete_draft, api_user(), event)
+
+
+COVER_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["image", "alt"],
+                "properties": {
+                    "image": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "A JPEG, PNG or WebP of up to 8 MB and 50 megapixels, recognised by "
+                        "its content (not its name or declared type).",
+                    },
+                    "alt": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": ALT_MAX_LENGTH,
+                        "description": "What the picture shows, for people who cannot see it (one line).",
+                    },
+                },
+            }
+        }
+    },
+}
+
+
+@blp.route("/events/<id:event_id>/cover")
+class EventCover(MethodView):
+    @blp.doc(security=SECURED, requestBody=COVER_BODY)
+    @blp.response(200, EventSchema)
+    @auth_required
+    def put(self, event_id: int):
+        """Set or replace the event's cover picture: `multipart/form-data` with `image` and `alt`.
+
+        The picture is checked by its content, turned upright, resized (1600 px wide at most, plus
+        a 640 px thumbnail) and re-encoded without its metadata (EXIF, GPS, comments). 422 names
+        `image` or `alt`; 413 when the picture is over 8 MB.
+        """
+        event = _managed_event_or_404(event_id)
+        if not request.content_length and request.mimetype != "multipart/form-data":
+            api_abort(400, "This request needs a multipart/form-data body with the fields 'image' and 'alt'.")
+        if request.mimetype != "multipart/form-data":
+            api_abort(415, "Send multipart/form-data with the fields 'image' (the file) and 'alt'.")
+        upload = request.files.get("image")
+        data = upload.read() if upload is not None else b""
+        _run(services.set_cover, api_user(), event, data, request.form.get("alt"))
+        return event_dict(services.get_event(event_id))
+
+    @blp.doc(security=SECURED)
+    @blp.response(204)
+    @auth_required
+    def delete(self, event_id: int):
+        """Remove the event's cover picture (deleted when nothing else shows it)."""
+        event = _managed_event_or_404(event_id)
+        _run(services.remove_cover, api_user(), event)
+
+
+accepts_image_uploads("events_api.EventCover")
 
 
 @blp.route("/events/<id:event_id>/publish")

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     DateField,
@@ -23,6 +24,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional
 
 from core.choices import MEXICAN_STATES, SECTOR_LABELS
+from core.images import ALT_MAX_LENGTH, AltTextRequired, ImageUpload
 from core.timeutil import mexican_timezones
 from core.validation import SingleLine
 from events.models import CommitmentStatus, EventFormat, EventKind
@@ -189,6 +191,21 @@ for _sector, _label in SECTOR_LABELS.items():
     )
 
 
+# The cover picture (events.images), added apart from the rest of the form. `keeps_image` is set
+# by the edit page when the event already has a cover (its alt text stays required).
+EventForm.cover = FileField(
+    _l("Imagen de portada (opcional)"),
+    validators=[ImageUpload()],
+    description=_l("JPEG, PNG o WebP de hasta 8 MB. Se muestra en la página de la actividad y en la lista."),
+)
+EventForm.cover_alt = StringField(
+    _l("Texto alternativo de la imagen"),
+    validators=[AltTextRequired("cover"), SingleLine(), Length(max=ALT_MAX_LENGTH)],
+    description=_l("Qué muestra la imagen, para quien no puede verla. Obligatorio si hay imagen."),
+)
+EventForm.remove_cover = BooleanField(_l("Quitar la imagen de portada"))
+
+
 class RescheduleForm(FlaskForm):
     starts_at = DateTimeLocalField(
         _l("Nuevo inicio"),
@@ -290,6 +307,19 @@ class StoryForm(FlaskForm):
         _l("Conjuntos de datos de la historia"),
         validators=[Optional(), SingleLine(one_item_per_line=True), Length(max=10000)],
         description=_l("Uno por línea: «Título | https://…»."),
+    )
+    image = FileField(
+        _l("Añadir una imagen (opcional)"),
+        validators=[ImageUpload()],
+        description=_l(
+            "JPEG, PNG o WebP de hasta 8 MB. Al guardar, su línea «![…](…)» se añade al final de la "
+            "historia: muévela al párrafo donde quieras que aparezca."
+        ),
+    )
+    image_alt = StringField(
+        _l("Texto alternativo de la imagen"),
+        validators=[AltTextRequired("image"), SingleLine(), Length(max=ALT_MAX_LENGTH)],
+        description=_l("Qué muestra la imagen, para quien no puede verla. Obligatorio si añades una."),
     )
     publish = BooleanField(_l("Publicar la historia"))
 

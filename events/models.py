@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.extensions import db
+from core.images import UploadedImage
 from core.models import Institution, User
 from core.timeutil import UTCDateTime, utcnow
 
@@ -102,6 +103,7 @@ class Event(db.Model):
             "kind <> 'data_for_development' OR academic_partner IS NOT NULL", name="academic_partner"
         ),
         CheckConstraint("status <> 'cancelled' OR cancel_reason IS NOT NULL", name="cancel_reason"),
+        CheckConstraint("cover_image_id IS NULL OR cover_alt IS NOT NULL", name="cover_alt"),
         # published_at is the first publication: a draft never has one, a published or
         # completed event always does (a cancelled one has it only if it was ever public).
         CheckConstraint(
@@ -153,8 +155,15 @@ class Event(db.Model):
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Title, summary, topics and institution, casefolded and without accents (events.search).
     search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The cover picture (core.images) and its text alternative, required with it.
+    cover_image_id: Mapped[int | None] = mapped_column(
+        ForeignKey("image.id", ondelete="SET NULL"), index=True
+    )
+    cover_alt: Mapped[str | None] = mapped_column(String(300))
 
     institution: Mapped[Institution] = relationship()
+    # Loaded with the list it belongs to (one query per page, not one per event).
+    cover: Mapped[UploadedImage | None] = relationship(lazy="selectin")
     cohosts: Mapped[list[EventCohost]] = relationship(
         back_populates="event", cascade="all, delete-orphan", order_by="EventCohost.id"
     )
@@ -444,3 +453,16 @@ class StoryDataset(db.Model):
     url: Mapped[str] = mapped_column(String(500))
 
     story: Mapped[SuccessStory] = relationship(back_populates="datasets")
+
+
+class StoryImage(db.Model):
+    """A picture a success story shows (its body refers to it by its /media/ path)."""
+
+    __tablename__ = "story_image"
+
+    story_id: Mapped[int] = mapped_column(
+        ForeignKey("success_story.id", ondelete="CASCADE"), primary_key=True
+    )
+    image_id: Mapped[int] = mapped_column(
+        ForeignKey("image.id", ondelete="CASCADE"), primary_key=True, index=True
+    )

@@ -9,21 +9,42 @@ import nh3
 from babel.dates import format_date, format_time
 from flask_babel import get_locale
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
 from markupsafe import Markup
 
+from core.images import MEDIA_PATH
 from core.timeutil import to_zone
 
 ALLOWED_TAGS = {
     "p", "br", "strong", "em", "a", "ul", "ol", "li", "blockquote", "code", "pre",
-    "h3", "h4", "h5", "h6", "hr", "table", "thead", "tbody", "tr", "th", "td",
+    "h3", "h4", "h5", "h6", "hr", "table", "thead", "tbody", "tr", "th", "td", "img",
 }  # fmt: skip
-ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "th": {"scope"}}
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "th": {"scope"}, "img": {"src", "alt", "loading"}}
+
+
+def _render_image(self, tokens, idx, options, env) -> str:
+    """Only our own uploads (/media/…) with a text alternative become pictures; any other
+    image reference shows as its alt text."""
+    token = tokens[idx]
+    alt = self.renderInlineAsText(token.children or [], options, env).strip()
+    src = str(token.attrGet("src") or "")
+    if not alt or MEDIA_PATH.match(src) is None:
+        return escapeHtml(alt)
+    return f'<img src="{escapeHtml(src)}" alt="{escapeHtml(alt)}" loading="lazy">'
+
+
+def _only_our_media(tag: str, attribute: str, value: str) -> str | None:
+    if tag == "img" and attribute == "src" and MEDIA_PATH.match(value) is None:
+        return None
+    return value
 
 
 @lru_cache(maxsize=1)
 def _parser() -> MarkdownIt:
     # No raw HTML: what people type is text or Markdown, never markup.
-    return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+    parser = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+    parser.add_render_rule("image", _render_image)
+    return parser
 
 
 def markdown_to_html(source: str | None) -> Markup:
@@ -39,6 +60,7 @@ def markdown_to_html(source: str | None) -> Markup:
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
+        attribute_filter=_only_our_media,
     )
     return Markup(cleaned)  # noqa: S704 - sanitised by nh3 just above
 

@@ -16,6 +16,7 @@ from core import audit
 from core.choices import MEXICAN_STATES, SECTOR_LABELS
 from core.exceptions import DomainError
 from core.extensions import db
+from core.images import accepts_image_uploads
 from core.models import Institution
 from core.permissions import require
 from core.timeutil import to_zone, utcnow
@@ -358,6 +359,7 @@ def new_event():
         require(current_user, "events.manage", institution)
         try:
             event = services.create_event(current_user, institution, _event_payload(form))
+            _save_cover(form, event)
         except DomainError as exc:
             db.session.rollback()
             show_domain_error(form, exc)
@@ -371,6 +373,16 @@ def new_event():
     )
 
 
+def _save_cover(form: forms.EventForm, event: Event) -> None:
+    """The cover part of the event form: a new picture, its removal, or its alt text."""
+    if form.cover.processed is not None:
+        services.set_cover(current_user, event, form.cover.processed, form.cover_alt.data)
+    elif form.remove_cover.data:
+        services.remove_cover(current_user, event)
+    elif event.cover_image_id is not None:
+        services.describe_cover(current_user, event, form.cover_alt.data)
+
+
 @bp.route("/events/<id:event_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_event(event_id: int):
@@ -380,6 +392,7 @@ def edit_event(event_id: int):
         flash(_("Una actividad concluida o cancelada ya no se edita."), "info")
         return redirect(url_for("events.detail", event_id=event.id))
     form = forms.EventForm()
+    form.keeps_image = event.cover_image_id is not None and not form.remove_cover.data
     _event_form_choices(form, [event.institution])
     if request.method == "GET":
         zone = event.timezone
@@ -414,10 +427,12 @@ def edit_event(event_id: int):
                 **{forms.sector_field_name(s): n for s, n in event.seats_by_sector.items()},
             }
         )
+        form.cover_alt.data = event.cover_alt
     elif form.validate_on_submit():
         form.institution.data = event.institution.slug
         try:
             services.update_event(current_user, event, _event_payload(form))
+            _save_cover(form, event)
         except DomainError as exc:
             db.session.rollback()
             show_domain_error(form, exc)
@@ -784,12 +799,18 @@ def edit_story(event_id: int):
         form.datasets.data = forms.format_datasets(story.datasets)
         form.publish.data = story.published_at is not None
     if form.validate_on_submit():
+        body = form.body.data
         try:
+            if form.image.processed is not None:
+                line = services.attach_story_image(
+                    current_user, event, form.image.processed, form.image_alt.data
+                )
+                body = f"{body.rstrip()}\n\n{line}"
             story = services.save_story(
                 current_user,
                 event,
                 title=form.title.data,
-                body=form.body.data,
+                body=body,
                 datasets=forms.parse_datasets(form.datasets.data),
                 publish=form.publish.data,
                 story=story,
@@ -800,6 +821,15 @@ def edit_story(event_id: int):
             db.session.rollback()
             show_domain_error(form, exc)
         else:
+            if form.image.processed is not None:
+                flash(
+                    _(
+                        "Añadimos la imagen al final de la historia. Mueve su línea «![…](…)» al párrafo "
+                        "donde quieras que aparezca y guarda."
+                    ),
+                    "success",
+                )
+                return redirect(url_for("events.edit_story", event_id=event.id) + "#body")
             flash(
                 _("Publicamos la historia.")
                 if story.published_at
@@ -842,6 +872,9 @@ def story(story_id: int):
     )
 
 
+accepts_image_uploads("events.new_event", "events.edit_event", "events.edit_story")
+
+
 # --- how events' actions read in the audit log ------------------------------------------------
 
 audit.describe_actions(
@@ -857,6 +890,9 @@ audit.describe_actions(
         "registration.promote": _l("pasó a alguien de la lista de espera"),
         "commitment.create": _l("registró un acuerdo"),
         "commitment.update": _l("actualizó un acuerdo"),
+        "event.cover.set": _l("puso la imagen de portada"),
+        "event.cover.describe": _l("cambió el texto alternativo de la portada"),
+        "event.cover.remove": _l("quitó la imagen de portada"),
         "story.create": _l("escribió una historia"),
         "story.update": _l("editó una historia"),
         "story.publish": _l("publicó una historia"),

@@ -99,6 +99,18 @@ from events.services.editing import (  # noqa: F401
     reschedule_event,
     update_event,
 )
+from events.services.images import (  # noqa: F401
+    attach_story_image,
+    clean_alt,
+    cover_dict,
+    describe_cover,
+    event_image_ids,
+    images_in,
+    markdown_image,
+    remove_cover,
+    set_cover,
+    sync_story_images,
+)
 from events.services.listing import (  # noqa: F401
     EventFilters,
     MonthDay,

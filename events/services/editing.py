@@ -17,6 +17,7 @@ from core import audit
 from core.choices import MEXICAN_STATES, Sector
 from core.exceptions import DomainError
 from core.extensions import db
+from core.images import prune_images
 from core.models import Institution, User
 from core.timeutil import is_valid_timezone, to_zone, utcnow
 from core.validation import as_utc, clean_url
@@ -48,6 +49,7 @@ from events.services.common import (
     seat_counts,
 )
 from events.services.consent import _ask_consents, _sync_cohosts
+from events.services.images import event_image_ids
 from events.services.messages import _notify_rescheduled, email_context, event_url, ics_attachment
 from events.services.registration import _promote_from_waitlist
 from notifications.services import notify
@@ -655,7 +657,10 @@ def delete_draft(actor: User, event: Event) -> None:
         details={"kind": str(event.kind), "title": event.title, "status": str(event.status)},
     )
     reminders.cancel_event(event)
+    pictures = event_image_ids(event)
     db.session.delete(event)
+    db.session.flush()
+    prune_images(pictures)
     db.session.commit()
 
 

@@ -35,6 +35,7 @@ from events.models import (
 from events.services.checkin import attendance
 from events.services.consent import _consent_given_by, _notify_consent_request
 from events.services.editing import _clean_datasets, _institutions_by_slug
+from events.services.images import images_in, sync_story_images
 
 
 def record_outcome(
@@ -249,6 +250,7 @@ def save_story(
     title_text = _clean_text(title, "title", 200, required=True)
     body_text = _clean_text(body, "body", 50000, required=True)
     rows = _clean_datasets(datasets, "datasets")
+    pictures = images_in(body_text, event.institution_id, "body")
     now = utcnow()
     created = story is None
     if story is None:
@@ -263,6 +265,7 @@ def save_story(
     if publish and story.published_at is None:
         story.published_at = now
     db.session.flush()
+    sync_story_images(story, pictures)
     audit.record(
         "story.create" if created else "story.update",
         story,

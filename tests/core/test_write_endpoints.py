@@ -85,6 +85,9 @@ def test_every_write_endpoint_refuses_a_missing_or_non_json_body_after_authentic
         if body is None:
             continue
         with_body += 1
+        if list(body["content"]) == ["multipart/form-data"]:  # image uploads (core.images)
+            _check_multipart_body(client, method, path, admin)
+            continue
         assert list(body["content"]) == ["application/json"], (method, path)
         missing = client.open(path, method=method, headers=admin)
         if body.get("required"):
@@ -96,6 +99,16 @@ def test_every_write_endpoint_refuses_a_missing_or_non_json_body_after_authentic
         assert broken.status_code == 400, (method, path, broken.status_code)
         assert broken.json["error"]["code"] == "bad_request"
     assert with_body >= 10
+
+
+def _check_multipart_body(client, method: str, path: str, headers: dict[str, str]) -> None:
+    """An upload refuses a missing body (400) and one that is not multipart/form-data (415)."""
+    missing = client.open(path, method=method, headers=headers)
+    assert missing.status_code == 400, (method, path, missing.status_code)
+    assert "multipart/form-data" in missing.json["error"]["message"]
+    for kwargs in ({"data": "a=1", "content_type": "text/plain"}, {"json": {"alt": "x"}}):
+        refused = client.open(path, method=method, headers=headers, **kwargs)
+        assert refused.status_code == 415, (method, path, kwargs, refused.status_code)
 
 
 def test_every_api_write_route_is_in_the_openapi_document(app, client):
