@@ -17,7 +17,7 @@ from core.models import Institution
 from core.permissions import can
 from core.urls import external_url
 from core.validation import SingleLineText
-from demand import answers, comments, items, reports
+from demand import answers, comments, items, reports, totals
 from demand.models import (
     Comment,
     Dataset,
@@ -280,7 +280,7 @@ def item_dict(
     if counts is not None:
         data["signals"] = counts
     if detail:
-        data["signals"] = items.signal_counts([item.id])[item.id]
+        data["signals"] = totals.totals_of(item)
         data["history"] = [_history_dict(entry) for entry in items.history_of(item)]
     return data
 
@@ -359,9 +359,8 @@ class Demand(MethodView):
             page=args["page"],
             per_page=args["per_page"],
         )
-        counts = items.signal_counts([item.id for item in page.items])
         return {
-            "items": [item_dict(item, counts=counts[item.id], detail=False) for item in page.items],
+            "items": [item_dict(item, counts=totals.totals_of(item), detail=False) for item in page.items],
             "page": page.page,
             "per_page": page.per_page,
             "has_more": page.has_more,

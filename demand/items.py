@@ -3,8 +3,8 @@
 Each public function that changes something is one unit of work and commits. Supporters
 are unique verified people: the partial unique index `uq_demand_signal_supporter` refuses a
 second request or support signal of one person on one item, so parallel clicks of one
-person count once; the counter on the item moves only with a signal that was inserted
-(or deleted), under the row lock its UPDATE takes.
+person count once; the item's running totals (`demand.totals`) move only with a signal that
+was inserted (or deleted), under the item's row lock, taken before the signals change.
 """
 
 from __future__ import annotations
@@ -12,10 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from rapidfuzz import fuzz, process
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -23,7 +22,7 @@ from core import audit
 from core.exceptions import DomainError
 from core.extensions import db
 from core.models import Institution, User
-from demand import reminders
+from demand import reminders, totals
 from demand.models import (
     Dataset,
     DemandFollow,
@@ -149,7 +148,13 @@ def add_history(item: DemandItem, action: str, actor: User | None = None, **fiel
 
 
 def _insert_supporter(item: DemandItem, user: User, source: SignalSource, intended_use: str | None) -> bool:
-    """Add a person's signal; False when they already support the item (constraint or not)."""
+    """Add a person's signal; False when they already support the item (constraint or not).
+
+    The item's row is locked first, so the check, the insert and the totals move as one; the
+    unique index still refuses a second signal of one person whatever happens.
+    """
+    if totals.lock_items([item.id]):
+        raise DomainError(_l("Esta solicitud se unió a otra: apoya aquella."), code="merged")
     existing = db.session.execute(
         select(DemandSignal.id).where(
             DemandSignal.item_id == item.id,
@@ -176,20 +181,9 @@ def _insert_supporter(item: DemandItem, user: User, source: SignalSource, intend
     except IntegrityError:
         # The same person at the same moment: the database kept one.
         return False
-    if current_app.config.get("DEMAND_ATOMIC_COUNTER", True):
-        increment = DemandItem.supporters_count + 1
-    else:
-        # Control run of the concurrency tests only: read-then-write, which loses updates.
-        increment = (
-            db.session.execute(select(DemandItem.supporters_count).where(DemandItem.id == item.id)).scalar()
-            + 1
-        )
-    db.session.execute(
-        update(DemandItem)
-        .where(DemandItem.id == item.id)
-        .values(supporters_count=increment)
-        .execution_options(synchronize_session=False)
-    )
+    changes = totals.Changes()
+    changes.added(item.id, source, 1)
+    changes.apply()
     return True
 
 
@@ -279,20 +273,20 @@ def support(user: User, item: DemandItem) -> tuple[bool, int]:
 
 def withdraw_support(user: User, item: DemandItem) -> tuple[bool, int]:
     """Take back one's support (or one's request signal); (removed, supporters now)."""
+    totals.lock_items([item.id])
+    changes = totals.Changes()
     removed = db.session.execute(
-        delete(DemandSignal).where(
+        delete(DemandSignal)
+        .where(
             DemandSignal.item_id == item.id,
             DemandSignal.user_id == user.id,
             DemandSignal.source.in_(SUPPORTER_SOURCES),
         )
-    ).rowcount
-    if removed:
-        db.session.execute(
-            update(DemandItem)
-            .where(DemandItem.id == item.id)
-            .values(supporters_count=DemandItem.supporters_count - removed)
-            .execution_options(synchronize_session=False)
-        )
+        .returning(DemandSignal.item_id, DemandSignal.source, DemandSignal.weight)
+    ).all()
+    for item_id, source, weight in removed:
+        changes.removed(item_id, source, weight)
+    changes.apply()
     db.session.commit()
     return bool(removed), supporters_of(item.id)
 
@@ -436,8 +430,9 @@ def merge(actor: User, item: DemandItem, into: DemandItem) -> DemandItem:
     from_status = str(item.status)
     item.status = DemandStatus.merged
     item.merged_into_id = into.id
-    item.supporters_count = 0
-    into.supporters_count = len(taken_people)
+    db.session.flush()
+    # Both rows are locked: their totals are recounted from the signals as they now stand.
+    totals.recount([item.id, into.id])
     add_history(
         item, "merged_into", actor, from_status=from_status, to_status="merged", other_item_id=into.id
     )
@@ -498,16 +493,13 @@ def list_items(
 
 
 def signal_counts(item_ids: list[int]) -> dict[int, dict[str, int]]:
-    """Signals per source (weights summed) of each item, every source present."""
-    counts = {item_id: {s.value: 0 for s in SignalSource} for item_id in item_ids}
+    """Signals per source (weights summed) of each item, every source present (its totals)."""
+    counts = {item_id: dict.fromkeys(totals.SOURCES, 0) for item_id in item_ids}
     if not item_ids:
         return counts
-    for item_id, source, total in db.session.execute(
-        select(DemandSignal.item_id, DemandSignal.source, func.sum(DemandSignal.weight))
-        .where(DemandSignal.item_id.in_(item_ids))
-        .group_by(DemandSignal.item_id, DemandSignal.source)
-    ):
-        counts[item_id][str(source)] = int(total or 0)
+    columns = [getattr(DemandItem, f"signals_{source}") for source in totals.SOURCES]
+    for row in db.session.execute(select(DemandItem.id, *columns).where(DemandItem.id.in_(item_ids))):
+        counts[row[0]] = dict(zip(totals.SOURCES, (int(value) for value in row[1:]), strict=True))
     return counts
 
 

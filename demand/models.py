@@ -98,6 +98,8 @@ class DemandItem(db.Model):
         Index("ix_demand_item_institution_status", "institution_id", "status"),
         Index("ix_demand_item_supporters_count_id", "supporters_count", "id"),
         Index("ix_demand_item_institution_supporters", "institution_id", "supporters_count", "id"),
+        # The report's ranking: each institution's items by their signal total, read from the top.
+        Index("ix_demand_item_institution_signals_total", "institution_id", "signals_total", "id"),
         # The few merged items, so the aggregation leaves their signals out without a join.
         Index(
             "ix_demand_item_merged",
@@ -117,9 +119,16 @@ class DemandItem(db.Model):
     due_on: Mapped[date] = mapped_column(Date)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("demand_item.id", ondelete="SET NULL"))
-    # Unique verified people who asked or said "me too" (kept by the support services under
-    # the row lock they take; the signals are the record, this is the sort key).
+    # Running totals of the item's signals, kept by `demand.totals` in the transaction that
+    # changes a signal, under the item's row lock; the signals are the record, these are what
+    # lists sort on and what the report ranks by. Supporters: the unique verified people who
+    # asked or said "me too" (their request and support signals).
     supporters_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    signals_total: Mapped[int] = mapped_column(default=0, server_default="0")
+    signals_request: Mapped[int] = mapped_column(default=0, server_default="0")
+    signals_support: Mapped[int] = mapped_column(default=0, server_default="0")
+    signals_event: Mapped[int] = mapped_column(default=0, server_default="0")
+    signals_survey: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -142,6 +151,14 @@ class DemandSignal(db.Model):
         CheckConstraint(_in("source", SignalSource), name="source"),
         CheckConstraint("weight > 0", name="weight_positive"),
         Index("ix_demand_signal_source_ref", "source", "ref"),
+        # Unique supporters per institution, counted from this index alone.
+        Index(
+            "ix_demand_signal_supporter_institution",
+            "institution_id",
+            "user_id",
+            postgresql_where=text("source IN ('request', 'support')"),
+            sqlite_where=text("source IN ('request', 'support')"),
+        ),
         # A person supports an item once, whether they asked first or said "me too".
         Index(
             "uq_demand_signal_supporter",

@@ -1,10 +1,10 @@
 """Demand aggregated back to institutions: ranked reports stored as snapshots, the weekly
 digest to liaisons, CSV/JSON export, and the public accountability figures.
 
-The aggregation reads each signal once per question asked of it, in SQL: per item
-(sources and trend windows), per breakdown (sector, state, intended use — in one scan
-with GROUPING SETS on PostgreSQL) and unique supporters. Published breakdowns go
-through `demand.suppression`.
+On PostgreSQL the ranking reads the items' running totals (`demand.totals`) and the signals
+are scanned once, for the breakdowns, trend and daily series (`_collect_postgres`); the
+portable path groups the signals themselves, item by item (SQLite, and the reference the
+tests hold the fast path to). Published breakdowns go through `demand.suppression`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import csv
 import io
 import statistics
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import holidays
@@ -43,6 +44,7 @@ from notifications.models import Category
 from notifications.services import notify
 
 RANKED_ITEMS = 100
+DAILY_DAYS = 30
 DIMENSIONS = ("sector", "state", "intended_use")
 NOT_STATED = "not_stated"
 SOURCES = [s.value for s in SignalSource]
@@ -133,12 +135,23 @@ def _unique_supporters(institution_id: int | None) -> dict[int, int]:
     return {inst: int(count) for inst, count in db.session.execute(query)}
 
 
+def _daily_span(now: datetime) -> tuple[datetime, datetime]:
+    """The 30 days of the daily series (UTC), today included: [first midnight, next midnight)."""
+    midnight = datetime(now.year, now.month, now.day, tzinfo=UTC)
+    return midnight - timedelta(days=DAILY_DAYS - 1), midnight + timedelta(days=1)
+
+
 def _daily(now: datetime, institution_id: int | None) -> dict[int, dict[str, int]]:
     day = func.date(DemandSignal.created_at)
+    first, last = _daily_span(now)
     query = (
         select(DemandItem.institution_id, day.label("day"), func.sum(DemandSignal.weight))
         .join(DemandItem, DemandItem.id == DemandSignal.item_id)
-        .where(DemandSignal.created_at >= now - timedelta(days=30), DemandItem.status != DemandStatus.merged)
+        .where(
+            DemandSignal.created_at >= first,
+            DemandSignal.created_at < last,
+            DemandItem.status != DemandStatus.merged,
+        )
         .group_by(DemandItem.institution_id, day)
     )
     if institution_id is not None:
@@ -164,6 +177,8 @@ class Collected:
         )
         self.daily: dict[int, dict[str, int]] = defaultdict(dict)
         self.supporters: dict[int, int] = {}
+        # Title, kind, status, supporters and due date of ranked items, when already read.
+        self.details: dict[int, Any] = {}
 
 
 def _item_entry(row: Any, windows: list[str]) -> dict[str, Any]:
@@ -197,100 +212,152 @@ def _collect_portable(now: datetime, institution_id: int | None) -> Collected:
     return found
 
 
-def _collect_postgres(now: datetime, institution_id: int | None) -> Collected:
-    """The signals carry their institution, so nothing joins the items: one scan with GROUPING
-    SETS for the institution figures (sources, trend, breakdowns, days), one narrow GROUP BY
-    item ranked by a window function, then the sums of the ranked items only (by index)."""
-    found = Collected(now)
+def _buckets(now: datetime) -> tuple[list[datetime], dict[int, tuple[list[str], str | None]]]:
+    """Time cut into consecutive intervals at every edge of a trend window and every midnight of
+    the daily series: the bounds, and for each interval (by index) the windows it lies in and
+    its day. Summing intervals gives every window and every day exactly."""
     windows = _windows(now)
-    params: dict[str, Any] = {"since_daily": now - timedelta(days=30)}
-    window_sums = []
-    for name, (start, end) in windows.items():
-        params[f"{name}_start"], params[f"{name}_end"] = start, end
-        window_sums.append(
-            f"SUM(s.weight) FILTER (WHERE s.created_at >= :{name}_start "
-            f"AND s.created_at < :{name}_end) AS {name}"
-        )
-    source_sums = [f"SUM(s.weight) FILTER (WHERE s.source = '{source}') AS {source}" for source in SOURCES]
-    sums = f"SUM(s.weight) AS total, {', '.join(source_sums)}, {', '.join(window_sums)}"
+    first, last = _daily_span(now)
+    midnights = {first + timedelta(days=offset) for offset in range(DAILY_DAYS + 1)}
+    bounds = sorted({edge for window in windows.values() for edge in window} | midnights)
+    inside = {}
+    for index, (low, high) in enumerate(pairwise(bounds)):
+        names = [name for name, (start, end) in windows.items() if start <= low and high <= end]
+        inside[index] = (names, low.date().isoformat() if first <= low < last else None)
+    return bounds, inside
+
+
+def _bucket_sql(bounds: list[datetime], params: dict[str, Any]) -> str:
+    """A CASE naming the interval of `bounds` a signal's date falls in (NULL outside them),
+    nested as a binary search so each signal costs a handful of comparisons."""
+    for index, bound in enumerate(bounds):
+        params[f"bound_{index}"] = bound
+
+    def search(low: int, high: int) -> str:
+        if low == high:
+            return str(low)
+        middle = (low + high + 1) // 2
+        above, below = search(middle, high), search(low, middle - 1)
+        return f"CASE WHEN s.created_at >= :bound_{middle} THEN {above} ELSE {below} END"
+
+    last = len(bounds) - 1
+    return (
+        f"CASE WHEN s.created_at < :bound_0 OR s.created_at >= :bound_{last} THEN NULL "
+        f"ELSE {search(0, last - 1)} END"
+    )
+
+
+def _collect_postgres(now: datetime, institution_id: int | None) -> Collected:
+    """Each item keeps running totals of its signals (`demand.totals`), so the ranking reads the
+    top of an index per institution instead of grouping every signal by item. The signals are
+    read once, for what only they know: one scan with GROUPING SETS gives the breakdowns (one
+    group per institution, sector, state and use, rolled up here), the days, and the sums per
+    source and trend interval; the ranked items' trend comes from their own signals by index;
+    unique supporters from a partial index alone."""
+    found = Collected(now)
+    bounds, inside = _buckets(now)
+    params: dict[str, Any] = {}
+    bucket = _bucket_sql(bounds, params)
     # Merged items hold no signals (a merge moves or drops them), but they stay out all the same;
     # a partial index lists them.
     where = "s.item_id NOT IN (SELECT id FROM demand_item WHERE status = 'merged')"
     if institution_id is not None:
         where += " AND s.institution_id = :inst"
         params["inst"] = institution_id
-    day = "CASE WHEN s.created_at >= :since_daily THEN date(s.created_at AT TIME ZONE 'UTC') END"
     figures = text(
         f"""
-        SELECT s.institution_id, s.sector, s.state, s.intended_use, {day} AS day,
-               GROUPING(s.sector) AS g_sector, GROUPING(s.state) AS g_state,
-               GROUPING(s.intended_use) AS g_use, GROUPING({day}) AS g_day, {sums}
+        SELECT s.institution_id, s.sector, s.state, s.intended_use, s.source, {bucket} AS bucket,
+               GROUPING(s.sector) AS g_profile, SUM(s.weight) AS total
         FROM demand_signal s
         WHERE {where}
         GROUP BY GROUPING SETS (
-            (s.institution_id, s.sector), (s.institution_id, s.state), (s.institution_id, s.intended_use),
-            (s.institution_id, {day}), (s.institution_id)
+            (s.institution_id, s.sector, s.state, s.intended_use),
+            (s.institution_id, s.source, {bucket})
         )
         """
     )
-    # Top items per institution without sorting every item: the per-institution histogram of
-    # totals gives the floor (the smallest total with fewer than RANKED_ITEMS items above it), and
-    # only the items at or above it are ranked; ties are ranked exactly as a full sort would.
-    ranking = text(
-        f"""
-        WITH per_item AS MATERIALIZED (
-            SELECT s.institution_id, s.item_id, SUM(s.weight) AS total
-            FROM demand_signal s WHERE {where}
-            GROUP BY s.institution_id, s.item_id
-        ), histogram AS (
-            SELECT institution_id, total, count(*) AS n FROM per_item GROUP BY institution_id, total
-        ), floors AS (
-            SELECT institution_id, min(total) AS floor FROM (
-                SELECT institution_id, total, n, sum(n) OVER (
-                    PARTITION BY institution_id ORDER BY total DESC) AS running
-                FROM histogram
-            ) above WHERE running - n < {RANKED_ITEMS} GROUP BY institution_id
-        )
-        SELECT item_id FROM (
-            SELECT p.item_id, row_number() OVER (
-                PARTITION BY p.institution_id ORDER BY p.total DESC, p.item_id DESC) AS rank
-            FROM per_item p JOIN floors f ON f.institution_id = p.institution_id
-            WHERE p.total >= f.floor
-        ) ranked WHERE rank <= {RANKED_ITEMS}
-        """
-    )
-    names = list(windows)
-    # Big statements: JIT compilation costs more than it saves here, and the grouping and
-    # ranking should stay in memory. SET LOCAL ends with this transaction.
+    # Big statements: JIT compilation costs more than it saves here, and the grouping should
+    # stay in memory. SET LOCAL ends with this transaction.
     db.session.execute(text("SET LOCAL jit = off"))
     db.session.execute(text("SET LOCAL work_mem = '256MB'"))
     for row in db.session.execute(figures, params):
-        inst = row.institution_id
-        if row.g_sector == 0:
-            found.breakdowns[inst]["sector"][row.sector or NOT_STATED] = int(row.total)
-        elif row.g_state == 0:
-            found.breakdowns[inst]["state"][row.state or NOT_STATED] = int(row.total)
-        elif row.g_use == 0:
-            found.breakdowns[inst]["intended_use"][row.intended_use or NOT_STATED] = int(row.total)
-        elif row.g_day == 0:
-            if row.day is not None:
-                found.daily[inst][row.day.isoformat()] = int(row.total)
-        else:
-            found.totals[inst] = {"total": int(row.total), **{s: int(getattr(row, s) or 0) for s in SOURCES}}
-            found.trend[inst] = {name: int(getattr(row, name) or 0) for name in names}
-    top = list(db.session.execute(ranking, params).scalars())
-    item_sums = text(
-        f"SELECT s.institution_id, s.item_id, {sums} FROM demand_signal s "
-        "WHERE s.item_id = ANY(:ids) GROUP BY s.institution_id, s.item_id"
+        inst, total = row.institution_id, int(row.total)
+        if row.g_profile == 0:
+            cells = found.breakdowns[inst]
+            for dimension in DIMENSIONS:
+                key = getattr(row, dimension) or NOT_STATED
+                cells[dimension][key] = cells[dimension].get(key, 0) + total
+            continue
+        sums = found.totals[inst]
+        sums["total"] += total
+        sums[row.source] += total
+        if row.bucket is not None:
+            names, day = inside[row.bucket]
+            for name in names:
+                found.trend[inst][name] += total
+            if day is not None:
+                found.daily[inst][day] = found.daily[inst].get(day, 0) + total
+    _rank_by_totals(found, now, institution_id, bucket, inside, params)
+    supporters = (
+        "SELECT institution_id, count(*) AS n FROM (SELECT DISTINCT s.institution_id, s.user_id "
+        "FROM demand_signal s WHERE s.source IN ('request', 'support') AND s.user_id IS NOT NULL"
+        + (" AND s.institution_id = :inst" if institution_id is not None else "")
+        + ") people GROUP BY institution_id"
     )
-    for chunk in range(0, len(top), 5000):
-        window_params = {key: value for key, value in params.items() if key.endswith(("_start", "_end"))}
-        for row in db.session.execute(item_sums, {**window_params, "ids": top[chunk : chunk + 5000]}):
-            found.ranked[row.institution_id].append(_item_entry(row, names))
+    found.supporters = {
+        row.institution_id: int(row.n) for row in db.session.execute(text(supporters), params)
+    }
+    return found
+
+
+def _rank_by_totals(
+    found: Collected,
+    now: datetime,
+    institution_id: int | None,
+    bucket: str,
+    inside: dict[int, tuple[list[str], str | None]],
+    params: dict[str, Any],
+) -> None:
+    """Each institution's top items from its items' running totals (an index read from the top:
+    total, then newest first, as a full sort ranks ties), then their trend from their signals."""
+    totals_columns = ", ".join(f"d.signals_{source}" for source in SOURCES)
+    ranking = text(
+        f"""
+        SELECT r.* FROM institution i CROSS JOIN LATERAL (
+            SELECT d.institution_id, d.id, d.title, d.kind, d.status, d.supporters_count, d.due_on,
+                   d.signals_total, {totals_columns}
+            FROM demand_item d
+            WHERE d.institution_id = i.id AND d.signals_total > 0 AND d.status <> 'merged'
+            ORDER BY d.signals_total DESC, d.id DESC LIMIT {RANKED_ITEMS}
+        ) r
+        {"WHERE i.id = :inst" if institution_id is not None else ""}
+        """
+    )
+    names = list(_windows(now))
+    entries: dict[int, dict[str, Any]] = {}
+    for row in db.session.execute(ranking, params):
+        found.details[row.id] = row
+        entry = {
+            "id": row.id,
+            "total": int(row.signals_total),
+            "signals": {source: int(getattr(row, f"signals_{source}")) for source in SOURCES},
+            "trend": dict.fromkeys(names, 0),
+        }
+        entries[row.id] = entry
+        found.ranked[row.institution_id].append(entry)
+    ids = list(entries)
+    trend = text(
+        f"SELECT s.item_id, {bucket} AS bucket, SUM(s.weight) AS total FROM demand_signal s "
+        "WHERE s.item_id = ANY(:ids) AND s.created_at >= :bound_0 GROUP BY s.item_id, bucket"
+    )
+    bound_params = {key: value for key, value in params.items() if key.startswith("bound_")}
+    for chunk in range(0, len(ids), 5000):
+        for row in db.session.execute(trend, {**bound_params, "ids": ids[chunk : chunk + 5000]}):
+            if row.bucket is not None:
+                for name in inside[row.bucket][0]:
+                    entries[row.item_id]["trend"][name] += int(row.total)
     for rows in found.ranked.values():
         rows.sort(key=lambda r: (-r["total"], -r["id"]))
-    found.supporters = _unique_supporters(institution_id)
-    return found
 
 
 def aggregate(institution_id: int | None = None, now: datetime | None = None) -> dict[int, dict[str, Any]]:
@@ -300,8 +367,10 @@ def aggregate(institution_id: int | None = None, now: datetime | None = None) ->
         found = _collect_postgres(now, institution_id)
     else:
         found = _collect_portable(now, institution_id)
-    item_ids = [entry["id"] for rows in found.ranked.values() for entry in rows]
-    details = {}
+    item_ids = [
+        entry["id"] for rows in found.ranked.values() for entry in rows if entry["id"] not in found.details
+    ]
+    details = dict(found.details)
     for chunk in range(0, len(item_ids), 5000):
         for item in db.session.execute(
             select(
@@ -320,7 +389,7 @@ def aggregate(institution_id: int | None = None, now: datetime | None = None) ->
         else list(db.session.execute(select(Institution.id)).scalars())
     )
     today = now.date()
-    days = [(today - timedelta(days=offset)).isoformat() for offset in range(29, -1, -1)]
+    days = [(today - timedelta(days=offset)).isoformat() for offset in range(DAILY_DAYS - 1, -1, -1)]
     empty_totals = {"total": 0, **dict.fromkeys(SOURCES, 0)}
     reports: dict[int, dict[str, Any]] = {}
     for inst in institutions:

@@ -2,8 +2,8 @@
 
 `replace_signals` is the door for events (datasets requested at a table) and surveys
 (`dataset_demand` answers): each origin says, as a whole, which datasets it wants, and the
-signals are added, kept, moved or withdrawn to match. It never commits: it joins the
-caller's unit of work.
+signals are added, kept, moved or withdrawn to match, their items' running totals with them
+(`demand.totals`). It never commits: it joins the caller's unit of work.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from sqlalchemy import delete, select
 from core.extensions import db
 from core.models import Institution
 from core.timeutil import to_zone, utcnow
+from demand import totals
 from demand.deadlines import add_working_days
 from demand.models import Dataset, DemandItem, DemandKind, DemandSignal, DemandStatus, SignalSource
 
@@ -135,6 +136,32 @@ def locate_or_create_item(institution_id: int, wanted: WantedDataset) -> tuple[D
     return item, True
 
 
+def _lock_for_origin(item_ids: list[int], origin: tuple) -> list[int]:
+    """Lock every item whose totals an origin's new signals may move, lowest id first, before
+    any signal changes: the items it will want and those it said before. A merge that committed
+    meanwhile moved the demand on: the locks are given back (a savepoint) and taken again on the
+    items it went to, still in order, so a merged item never receives signals and two writers
+    never wait on each other in a circle."""
+    for _attempt in range(10):
+        said_before = set(db.session.execute(select(DemandSignal.item_id).where(*origin)).scalars())
+        savepoint = db.session.begin_nested()
+        merged = totals.lock_items([*item_ids, *said_before])
+        moved = set(db.session.execute(select(DemandSignal.item_id).where(*origin)).scalars()) - said_before
+        if not merged and moved <= set(item_ids):
+            savepoint.commit()
+            return item_ids
+        savepoint.rollback()
+        if merged:
+            into = dict(
+                db.session.execute(
+                    select(DemandItem.id, DemandItem.merged_into_id).where(DemandItem.id.in_(merged))
+                ).all()
+            )
+            item_ids = list(dict.fromkeys(into.get(item_id) or item_id for item_id in item_ids))
+    totals.lock_items([*item_ids, *db.session.execute(select(DemandSignal.item_id).where(*origin)).scalars()])
+    return item_ids
+
+
 def replace_signals(
     institution_id: int,
     source: SignalSource,
@@ -156,14 +183,21 @@ def replace_signals(
         item = find_or_create_item(institution_id, entry)
         if item.id not in item_ids:
             item_ids.append(item.id)
-    stale = delete(DemandSignal).where(DemandSignal.source == source, DemandSignal.ref == ref)
+    origin = (DemandSignal.source == source, DemandSignal.ref == ref)
+    item_ids = _lock_for_origin(item_ids, origin)
+    changes = totals.Changes()
+    stale = delete(DemandSignal).where(*origin)
     if item_ids:
         stale = stale.where(DemandSignal.item_id.not_in(item_ids))
-    db.session.execute(stale)
+    for item_id, old_source, old_weight in db.session.execute(
+        stale.returning(DemandSignal.item_id, DemandSignal.source, DemandSignal.weight)
+    ).all():
+        changes.removed(item_id, old_source, old_weight)
+    # The rows as they stand now, locked, so a changed weight moves the totals by what it was.
     existing = {
         signal.item_id: signal
         for signal in db.session.execute(
-            select(DemandSignal).where(DemandSignal.source == source, DemandSignal.ref == ref)
+            select(DemandSignal).where(*origin).with_for_update().execution_options(populate_existing=True)
         ).scalars()
     }
     for item_id in item_ids:
@@ -171,12 +205,16 @@ def replace_signals(
         if signal is None:
             signal = DemandSignal(item_id=item_id, institution_id=institution_id, source=source, ref=ref)
             db.session.add(signal)
+            changes.added(item_id, source, weight)
+        elif signal.weight != weight:
+            changes.reweighed(item_id, source, signal.weight, weight)
         signal.weight = weight
         signal.user_id = user_id
         signal.sector = sector
         signal.state = state
         signal.intended_use = intended_use
     db.session.flush()
+    changes.apply()
     return item_ids
 
 

@@ -15,7 +15,7 @@ from core.exceptions import DomainError
 from core.extensions import db, limiter
 from core.models import Institution
 from core.permissions import can, require
-from demand import answers, comments, forms, items, reports
+from demand import answers, comments, forms, items, reports, totals
 from demand.labels import INTENDED_USE_LABELS, KIND_LABELS, REASON_LABELS, SOURCE_LABELS, STATUS_LABELS
 from demand.models import Dataset, DemandKind, DemandStatus, SignalSource
 from demand.rendering import bar_chart, comment_html, line_chart
@@ -88,6 +88,15 @@ def _institutions() -> list[Institution]:
     return list(db.session.execute(select(Institution).order_by(Institution.name)).scalars())
 
 
+def _institution_choices() -> list[Any]:
+    """Slug, name and acronym of every institution, for a filter (no whole rows)."""
+    return list(
+        db.session.execute(
+            select(Institution.slug, Institution.name, Institution.acronym).order_by(Institution.name)
+        )
+    )
+
+
 # --- lists, requests --------------------------------------------------------------------------------
 
 
@@ -117,7 +126,7 @@ def list_items():
         "demand/list.html",
         page=page,
         institution=institution,
-        institutions=_institutions(),
+        institutions=_institution_choices(),
         filters={"institution": slug or "", "status": status or "", "kind": kind or "", "sort": sort},
         args=args,
         **_labels(),
@@ -219,7 +228,7 @@ def detail(item_id: int):
     return render_template(
         "demand/detail.html",
         item=item,
-        counts=items.signal_counts([item.id])[item.id],
+        counts=totals.totals_of(item),
         history=items.history_of(item),
         supporting=items.supports(current_user, item),
         following=items.is_following(current_user, item),
