@@ -2,7 +2,7 @@
 recounted; indexes for the report's ranking and its unique supporters
 
 Revision ID: d4a6c8e0f213
-Revises: c7d19e3a5b80
+Revises: e5a1c3f7b920
 Create Date: 2026-12-07 16:05:00
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = "d4a6c8e0f213"
-down_revision = "c7d19e3a5b80"
+down_revision = "e5a1c3f7b920"
 branch_labels = None
 depends_on = None
 
