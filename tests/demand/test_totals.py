@@ -28,6 +28,7 @@ from tests.demand.helpers import citizen, request
 from tests.factories import make_institution, make_liaison
 
 REVISION = "d4a6c8e0f213"
+PARENT = "e5a1c3f7b920"  # the revision before the totals
 MIGRATION = ROOT / "migrations" / "versions" / f"{REVISION}_demand_item_signal_totals.py"
 
 
@@ -248,7 +249,7 @@ def test_the_migration_adds_and_backfills_the_totals(tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'migration.db'}"
     migration_app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": url})
     with migration_app.app_context():
-        upgrade(directory=str(ROOT / "migrations"), revision="c7d19e3a5b80")
+        upgrade(directory=str(ROOT / "migrations"), revision=PARENT)
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(
@@ -291,4 +292,4 @@ def test_the_migration_adds_and_backfills_the_totals(tmp_path: Path):
         # signals_total, request, support, event, survey, supporters
         assert found == {1: (8, 1, 1, 1, 5, 2), 2: (2, 0, 0, 0, 2, 0), 3: (0, 0, 0, 0, 0, 0)}
         with migration_app.app_context():
-            downgrade(directory=str(ROOT / "migrations"), revision="c7d19e3a5b80")
+            downgrade(directory=str(ROOT / "migrations"), revision=PARENT)
