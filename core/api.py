@@ -13,6 +13,7 @@ from flask_smorest import Api
 from flask_smorest import Blueprint as SmorestBlueprint
 from flask_smorest.pagination import PaginationMetadataSchema
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import BadRequest, HTTPException, Unauthorized
@@ -233,9 +234,9 @@ def _user_from_bearer() -> User | None:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Use the header 'Authorization: Bearer TOKEN'.")
     found = db.session.execute(
-        select(ApiToken).where(
-            ApiToken.token_hash == token_digest(token.strip()), ApiToken.revoked_at.is_(None)
-        )
+        select(ApiToken)
+        .options(joinedload(ApiToken.user, innerjoin=True))  # one statement: the token and its person
+        .where(ApiToken.token_hash == token_digest(token.strip()), ApiToken.revoked_at.is_(None))
     ).scalar_one_or_none()
     if found is None or not found.user.is_active:
         raise Unauthorized("The token is not valid or was revoked.")

@@ -749,9 +749,13 @@ class MyRegistration(MethodView):
     @auth_required
     def post(self, payload, event_id: int):
         """Register: `confirmed` while seats remain, else `waitlisted` (or 409 when full)."""
-        event = _event_or_404(event_id)
+        # The event is read once, already locked: the lean path of a registration burst.
+        event = services.lock_for_registration(event_id)
+        if event is None or not may_view(api_user(), event):
+            db.session.rollback()
+            api_abort(404, "No such event.")
         answers = (payload or {}).get("answers") or {}
-        registration = _run(services.register, api_user(), event, answers)
+        registration = _run(services.register, api_user(), event, answers, event_locked=True)
         return {
             "status": str(registration.status),
             "code": registration.code,

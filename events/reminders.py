@@ -21,7 +21,7 @@ from sqlalchemy import select
 from core.timeutil import utcnow
 from events.models import Event, EventStatus, Registration, RegistrationStatus
 from notifications.models import Category, ScheduledNotification
-from notifications.services import cancel_scheduled, schedule
+from notifications.services import cancel_scheduled, schedule, schedule_many
 
 REMINDER_KIND = "events.reminder"
 OUTCOME_KIND = "events.outcome_reminder"
@@ -67,7 +67,8 @@ def outcome_checksum(event: Event) -> str:
 
 
 def sync_registration(registration: Registration, *, catch_up: bool = False) -> int:
-    """Schedule a confirmed registration's reminders at each offset before the start.
+    """Schedule a confirmed registration's reminders at each offset before the start, all
+    in one statement (`schedule_many`).
 
     Offsets already past are skipped for a new registration (its confirmation just
     said everything); with `catch_up` (the event moved or changed place) a changed
@@ -82,23 +83,20 @@ def sync_registration(registration: Registration, *, catch_up: bool = False) -> 
     ):
         return 0
     now = utcnow()
-    count = 0
+    rows = []
     for minutes in event.reminder_offsets or []:
         fire_at = event.starts_at - timedelta(minutes=minutes)
         if event.starts_at <= now or (fire_at <= now and not catch_up):
             continue
-        schedule(
-            kind=REMINDER_KIND,
-            subject=subject_of(event),
-            recipient=user,
-            fire_at=fire_at,
-            offset_key=offset_key(minutes),
-            checksum=reminder_checksum(event, minutes),
-            category=Category.events,
-            expires_at=event.starts_at,
-        )
-        count += 1
-    return count
+        rows.append((fire_at, offset_key(minutes), reminder_checksum(event, minutes)))
+    return schedule_many(
+        kind=REMINDER_KIND,
+        subject=subject_of(event),
+        recipient=user,
+        rows=rows,
+        category=Category.events,
+        expires_at=event.starts_at,
+    )
 
 
 def sync_event(event: Event, registrations: Iterable[Registration]) -> None:

@@ -200,20 +200,29 @@ def services_can_manage(event: Event) -> bool:
 @login_required
 def register(event_id: int):
     """Register (answering the event's questions, if any)."""
-    event = _event_or_404(event_id)
+    if request.method == "POST":
+        # The event is read once, already locked: the lean path of a registration burst
+        # (a second registration of the same person is refused by the database).
+        event = services.lock_for_registration(event_id)
+        if event is None or not may_view(current_user, event):
+            db.session.rollback()
+            abort(404)
+    else:
+        event = _event_or_404(event_id)
+        if services.registration_for(current_user, event) is not None:
+            flash(_("Ya estás registrado en esta actividad."), "info")
+            return redirect(url_for("events.detail", event_id=event.id))
     form = forms.registration_form(event.questions)
-    if services.registration_for(current_user, event) is not None:
-        flash(_("Ya estás registrado en esta actividad."), "info")
-        return redirect(url_for("events.detail", event_id=event.id))
     if form.validate_on_submit():
         answers = {str(q.id): form[f"q{q.id}"].data for q in event.questions}
         try:
-            registration = services.register(current_user, event, answers)
+            registration = services.register(current_user, event, answers, event_locked=True)
         except DomainError as exc:
+            db.session.rollback()
             if exc.field and exc.field.startswith("q") and exc.field in form:
                 show_domain_error(form, exc)
             else:
-                flash(str(exc.message), "error")
+                flash(str(exc.message), "info" if exc.code == "already_registered" else "error")
                 return redirect(url_for("events.detail", event_id=event.id))
         else:
             if registration.status == RegistrationStatus.confirmed:

@@ -316,6 +316,8 @@ _SEND_COLUMNS = [
         "attempts",
         "attachments",
         "secret_values",
+        "user_id",
+        "render_refs",
     )
 ]
 
@@ -325,6 +327,19 @@ _MARK_SENT = (
     update(_TABLE)
     .where(_TABLE.c.id == bindparam("row_id"), _TABLE.c.status == NotificationStatus.sending)
     .values(status=NotificationStatus.sent, sent_at=bindparam("sent_at"), last_error=None)
+)
+# A message rendered at send time keeps what it sent (the admin page shows it).
+_MARK_SENT_RENDERED = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("row_id"), _TABLE.c.status == NotificationStatus.sending)
+    .values(
+        status=NotificationStatus.sent,
+        sent_at=bindparam("sent_at"),
+        last_error=None,
+        subject=bindparam("r_subject"),
+        body_text=bindparam("r_body_text"),
+        body_html=bindparam("r_body_html"),
+    )
 )
 
 
@@ -368,6 +383,28 @@ def _deliver_claimed(connection, row: Any, session: SmtpSession | FileSession) -
         )
         connection.commit()
         return "withheld", None
+    rendered = None
+    if row.render_refs is not None:
+        try:
+            rendered = _render_now(row)
+        except Exception as exc:
+            # Like a temporary SMTP failure: retried with backoff, the error on the outbox page.
+            log.exception("notification %s cannot be rendered", row.id)
+            return _record_failure(
+                row.id,
+                row.to_email,
+                row.attempts,
+                DeliveryError(f"cannot render: {type(exc).__name__}: {exc}", permanent=False),
+            )
+        if rendered.skip_reason is not None:
+            connection.execute(
+                update(_TABLE)
+                .where(_TABLE.c.id == row.id, _TABLE.c.status == NotificationStatus.sending)
+                .values(status=NotificationStatus.withheld, last_error=rendered.skip_reason[:2000])
+            )
+            connection.commit()
+            return "withheld", None
+        row = _RenderedRow(row, rendered)
     try:
         message = build_message(row)
     except Exception as exc:
@@ -385,7 +422,19 @@ def _deliver_claimed(connection, row: Any, session: SmtpSession | FileSession) -
         return _record_failure(
             row.id, row.to_email, row.attempts, DeliveryError(f"{type(exc).__name__}: {exc}", permanent=False)
         )
-    connection.execute(_MARK_SENT, {"row_id": row.id, "sent_at": utcnow()})
+    if rendered is not None:
+        connection.execute(
+            _MARK_SENT_RENDERED,
+            {
+                "row_id": row.id,
+                "sent_at": utcnow(),
+                "r_subject": rendered.subject,
+                "r_body_text": rendered.body_text,
+                "r_body_html": rendered.body_html,
+            },
+        )
+    else:
+        connection.execute(_MARK_SENT, {"row_id": row.id, "sent_at": utcnow()})
     if row.secret_values:
         # Sent: the link tokens are no longer needed here, and must not stay readable.
         connection.execute(
@@ -405,6 +454,31 @@ def _deliver_claimed(connection, row: Any, session: SmtpSession | FileSession) -
         )
     connection.commit()
     return "sent", None
+
+
+def _render_now(row: Any):
+    """Render a message kept as refs with what the database says now (its own short read)."""
+    from notifications.deferred import render_stored
+
+    try:
+        return render_stored(row)
+    finally:
+        # End the read: the next message sees what is true when it is rendered.
+        db.session.rollback()
+
+
+class _RenderedRow:
+    """An outbox row with the subject, bodies and attachments rendered just now."""
+
+    def __init__(self, row: Any, rendered: Any):
+        self._row = row
+        self.subject = rendered.subject
+        self.body_text = rendered.body_text
+        self.body_html = rendered.body_html
+        self.attachments = rendered.attachments
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, name)
 
 
 def _record_failure(

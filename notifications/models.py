@@ -66,6 +66,10 @@ class Notification(db.Model):
     # Secret values inside the bodies (link tokens): masked on admin pages, and removed
     # from the bodies, with this list, when the message is sent (`delivery.mask_secrets`).
     secret_values: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
+    # Rendered at send time: what the kind's renderer needs ({"registration": 12, ...});
+    # the subject and bodies are then written by the worker with what it sent. None: the
+    # message was rendered when written (its content frozen then, e.g. a reset link).
+    render_refs: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     # RFC 8058 one-click target; empty for transactional mail.
     unsubscribe_url: Mapped[str] = mapped_column(String(1000), default="")
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)

@@ -15,6 +15,7 @@ from core.i18n import current_locale_code
 from core.permissions import require
 from core.security import BadLink
 from notifications import (
+    deferred,
     permissions,  # noqa: F401 - registers the policy rules
     services,
 )
@@ -211,11 +212,19 @@ def outbox_message(notification_id: int):
         row = services.outbox_message(notification_id)
     except DomainError:
         abort(404)
+    subject, body_text, render_problem = row.subject, row.body_text, None
+    if row.render_refs is not None and row.status != NotificationStatus.sent:
+        # Rendered at send time: show it as it would go out now (or why it cannot).
+        rendered, render_problem = deferred.preview_stored(row)
+        if rendered is not None:
+            subject, body_text = rendered.subject, rendered.body_text
     # Link tokens (reset, verification, invitation, unsubscribe) are never shown to admins.
     return render_template(
         "notifications/admin/message.html",
         row=row,
-        body_text=services.masked_for_admins(row, row.body_text),
+        subject=subject,
+        render_problem=render_problem,
+        body_text=services.masked_for_admins(row, body_text),
         unsubscribe_url=services.masked_for_admins(row, row.unsubscribe_url),
         status_labels=services.STATUS_LABELS,
         form=EmptyForm(),

@@ -71,6 +71,7 @@ from events.services.common import (  # noqa: F401
     get_event,
     has_seat,
     institution_people,
+    lock_for_registration,
     managed_institutions,
     new_code,
     normalise_code,
@@ -123,16 +124,25 @@ from events.services.listing import (  # noqa: F401
     my_registrations,
 )
 from events.services.messages import (  # noqa: F401
+    CONFIRMED_KIND,
+    PROMOTED_KIND,
+    WAITLISTED_KIND,
     attachment_name,
+    confirmation_attachments,
     email_context,
     event_url,
     ics_attachment,
     ics_bytes,
     map_url,
+    qr_cid,
     qr_png,
     qr_svg_data_uri,
+    refs_of,
+    render_confirmed,
     render_outcome_reminder,
+    render_promoted,
     render_reminder,
+    render_waitlisted,
 )
 from events.services.outcomes import (  # noqa: F401
     add_commitment,

@@ -107,13 +107,24 @@ def public_events():
     return select(Event).where(public_event_condition())
 
 
-def _lock_event(event_id: int) -> Event:
-    """Take the capacity lock: the event row FOR UPDATE (SQLite: the BEGIN IMMEDIATE
-    every transaction already holds), re-read so capacity and status are current."""
-    query = select(Event).where(Event.id == event_id).execution_options(populate_existing=True)
+def lock_for_registration(event_id: int) -> Event | None:
+    """The event row locked for a registration (FOR UPDATE; SQLite: the BEGIN IMMEDIATE
+    every transaction already holds), read fresh with its questions and sector seats in
+    the same statement; None when there is no such event."""
+    query = (
+        select(Event)
+        .where(Event.id == event_id)
+        .options(joinedload(Event.questions), joinedload(Event.sector_seats))
+        .execution_options(populate_existing=True)
+    )
     if current_app.config.get(LOCK_SETTING, True):
-        query = query.with_for_update()
-    event = db.session.execute(query).scalar_one_or_none()
+        query = query.with_for_update(of=Event)
+    return db.session.execute(query).unique().scalar_one_or_none()
+
+
+def _lock_event(event_id: int) -> Event:
+    """Take the capacity lock: the event row, re-read so capacity and status are current."""
+    event = lock_for_registration(event_id)
     if event is None:
         raise DomainError(_l("Esta actividad ya no existe."), status=404)
     return event

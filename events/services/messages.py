@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from flask_babel import LazyString
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from core.extensions import db
 from core.models import User
@@ -23,7 +25,14 @@ from events import ical, reminders
 from events.models import Event, EventStatus, Registration, RegistrationStatus
 from events.services.common import FORMAT_LABELS, KIND_LABELS, _active_registrations, get_event
 from notifications.models import ScheduledNotification
-from notifications.services import RenderedReminder, notify, register_renderer
+from notifications.services import (
+    RenderedMessage,
+    RenderedReminder,
+    notify,
+    notify_later,
+    register_message_renderer,
+    register_renderer,
+)
 
 
 def event_url(event: Event) -> str:
@@ -112,43 +121,41 @@ def ics_attachment(event: Event, user: User, method: str) -> dict[str, str]:
     )
 
 
-def _qr_cid(code: str) -> str:
+def qr_cid(code: str) -> str:
+    """The Content-ID of a confirmation's inline QR code."""
     return f"qr-{code.lower()}@promueve"
 
 
-def _confirmation_attachments(event: Event, user: User, code: str) -> list[dict[str, str]]:
+def confirmation_attachments(event: Event, user: User, code: str) -> list[dict[str, str]]:
     """The QR code (inline) and the .ics invitation of a confirmation email."""
     return [
         _attachment(
             attachment_name(user, "registration", code, "png"),
             "image/png",
             qr_png(code),
-            content_id=_qr_cid(code),
+            content_id=qr_cid(code),
         ),
         ics_attachment(event, user, "REQUEST"),
     ]
 
 
-def _notify_confirmed(
-    registration: Registration, *, promoted: bool, attachments: list[dict[str, str]] | None = None
-) -> None:
+def _notify_confirmed(registration: Registration, *, promoted: bool) -> None:
+    """The confirmation (or promotion) email: its outbox row now, rendered when sent
+    (`events.messages`), with the QR code and the `.ics` of the event as it is then."""
     event = registration.event
-    user = registration.user
-    qr_cid = _qr_cid(registration.code)
-    notify(
-        to=user,
-        kind="events.registration_promoted" if promoted else "events.registration_confirmed",
+    notify_later(
+        to=registration.user,
+        kind=PROMOTED_KIND if promoted else CONFIRMED_KIND,
         subject=(
             _l("Se liberó un lugar: estás confirmado en «%(title)s»", title=event.title)
             if promoted
             else _l("Registro confirmado: «%(title)s»", title=event.title)
         ),
-        template="events/email/confirmed",
         dedupe_key=f"event-registration:{registration.id}:{'promoted' if promoted else 'confirmed'}",
+        refs=refs_of(registration),
         in_app=True,  # also in the notification centre, as a history
         link=event_url(event),
-        context={**email_context(event, registration), "promoted": promoted, "qr_cid": qr_cid},
-        attachments=attachments or _confirmation_attachments(event, user, registration.code),
+        fresh=not promoted,  # a new registration's key holds the id just inserted
     )
 
 
@@ -183,6 +190,80 @@ def map_url(event: Event) -> str | None:
 
 
 # The reminders' content, rendered by the ledger when a row is due (`events.reminders` schedules them).
+
+
+# --- registration emails, rendered by the mail worker at send time ----------------------------
+
+CONFIRMED_KIND = "events.registration_confirmed"
+PROMOTED_KIND = "events.registration_promoted"
+WAITLISTED_KIND = "events.registration_waitlisted"
+
+
+def refs_of(registration: Registration) -> dict[str, int]:
+    """What the renderers need of a registration (its event is read through it)."""
+    return {"registration": registration.id, "event": registration.event_id}
+
+
+def _registration_for_message(refs: Mapping[str, Any]) -> Registration | None:
+    registration_id = refs.get("registration")
+    if not isinstance(registration_id, int):
+        return None
+    return db.session.execute(
+        select(Registration)
+        .options(joinedload(Registration.event).joinedload(Event.institution))
+        .where(Registration.id == registration_id)
+    ).scalar_one_or_none()
+
+
+def render_confirmed(
+    refs: Mapping[str, Any], user: User | None, *, promoted: bool = False
+) -> RenderedMessage:
+    """The confirmation (or promotion) with its QR code and `.ics`, as the event is now."""
+    registration = _registration_for_message(refs)
+    if registration is None or user is None:
+        return RenderedMessage.skip("registration or account gone")
+    if registration.status == RegistrationStatus.cancelled:
+        return RenderedMessage.skip("registration cancelled before the confirmation went out")
+    event = registration.event
+    registration.user = user
+    title = event.title
+    return RenderedMessage(
+        subject=(
+            _l("Se liberó un lugar: estás confirmado en «%(title)s»", title=title)
+            if promoted
+            else _l("Registro confirmado: «%(title)s»", title=title)
+        ),
+        template="events/email/confirmed",
+        context={
+            **email_context(event, registration),
+            "promoted": promoted,
+            "qr_cid": qr_cid(registration.code),
+        },
+        attachments=confirmation_attachments(event, user, registration.code),
+    )
+
+
+def render_promoted(refs: Mapping[str, Any], user: User | None) -> RenderedMessage:
+    """A waitlisted person's confirmation, once a seat freed up."""
+    return render_confirmed(refs, user, promoted=True)
+
+
+def render_waitlisted(refs: Mapping[str, Any], user: User | None) -> RenderedMessage:
+    """The waitlist notice, with the person's place in line when it is sent."""
+    from events.services.registration import waitlist_position
+
+    registration = _registration_for_message(refs)
+    if registration is None or user is None:
+        return RenderedMessage.skip("registration or account gone")
+    if registration.status != RegistrationStatus.waitlisted:
+        return RenderedMessage.skip("no longer waitlisted")  # promoted (that email says so) or cancelled
+    event = registration.event
+    registration.user = user
+    return RenderedMessage(
+        subject=_l("Estás en la lista de espera de «%(title)s»", title=event.title),
+        template="events/email/waitlisted",
+        context={**email_context(event, registration), "position": waitlist_position(registration)},
+    )
 
 
 def _lazy(func) -> LazyString:
@@ -259,3 +340,6 @@ def render_outcome_reminder(row: ScheduledNotification) -> RenderedReminder | No
 
 register_renderer(reminders.REMINDER_KIND, render_reminder)
 register_renderer(reminders.OUTCOME_KIND, render_outcome_reminder)
+register_message_renderer(CONFIRMED_KIND, render_confirmed)
+register_message_renderer(PROMOTED_KIND, render_promoted)
+register_message_renderer(WAITLISTED_KIND, render_waitlisted)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,15 +21,23 @@ from core.validation import clean_text as _clean_text
 from core.validation import invalid as _invalid
 from events import reminders
 from events.models import Event, EventStatus, QuestionKind, Registration, RegistrationStatus
-from events.services.common import _lock_event, _lock_registration, has_seat, new_code, seat_counts
+from events.services.common import (
+    CODE_ALPHABET,
+    CODE_LENGTH,
+    _lock_event,
+    _lock_registration,
+    has_seat,
+    seat_counts,
+)
 from events.services.messages import (
-    _confirmation_attachments,
+    WAITLISTED_KIND,
     _notify_confirmed,
     email_context,
     event_url,
     ics_attachment,
+    refs_of,
 )
-from notifications.services import notify
+from notifications.services import notify, notify_later
 
 
 def registration_for(user: Any, event: Event) -> Registration | None:
@@ -81,13 +90,33 @@ def _clean_answers(event: Event, answers: Mapping[str, Any] | None) -> dict[str,
     return cleaned
 
 
-def register(user: User, event: Event, answers: Mapping[str, Any] | None = None) -> Registration:
+def _new_code() -> str:
+    """A random code (31^8, about 8.5·10^11 of them); a collision is refused by the unique index."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def _commit_keeping_values() -> None:
+    """Commit without expiring what this transaction wrote and read under the lock, so the
+    caller answers from it without reading it all again."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+
+
+def register(
+    user: User, event: Event, answers: Mapping[str, Any] | None = None, *, event_locked: bool = False
+) -> Registration:
     """Register a person: confirmed while seats remain, else waitlisted or refused as full.
 
-    One transaction: lock the event row, re-count the seats, insert. The partial
-    unique index stops a second active registration of the same person. What does not
-    depend on the count (answers, code, QR, .ics) is prepared before the lock, so the
-    lock is held only for the count, the insert and the outbox/ledger rows.
+    One lean transaction: lock the event row, re-count the seats, insert the registration,
+    its outbox row (the email is rendered by the mail worker when it is sent) and its
+    reminders (one bulk statement), commit. The partial unique index stops a second active
+    registration of the same person. `event_locked`: `event` comes from
+    `lock_for_registration` in this transaction (the API and the form: the event is then
+    read only once).
     """
     if not user.is_verified:
         raise DomainError(
@@ -95,13 +124,11 @@ def register(user: User, event: Event, answers: Mapping[str, Any] | None = None)
             status=403,
             code="email_not_verified",
         )
-    if registration_for(user, event) is not None:
-        raise DomainError(_l("Ya estás registrado en esta actividad."), code="already_registered")
+    if not event_locked:
+        if registration_for(user, event) is not None:
+            raise DomainError(_l("Ya estás registrado en esta actividad."), code="already_registered")
+        event = _lock_event(event.id)
     cleaned = _clean_answers(event, answers)
-    code = new_code()
-    prepared = _confirmation_attachments(event, user, code)
-    sequence = event.sequence
-    event = _lock_event(event.id)
     if event.status != EventStatus.published:
         raise DomainError(_l("Esta actividad no está abierta a registro."), code="registration_closed")
     now = utcnow()
@@ -109,8 +136,6 @@ def register(user: User, event: Event, answers: Mapping[str, Any] | None = None)
         raise DomainError(_l("El registro todavía no abre."), code="registration_not_open")
     if now >= (event.registration_closes_at or event.starts_at) or now >= event.ends_at:
         raise DomainError(_l("El registro para esta actividad ya cerró."), code="registration_closed")
-    if registration_for(user, event) is not None:
-        raise DomainError(_l("Ya estás registrado en esta actividad."), code="already_registered")
     counts = seat_counts(event.id)
     sector = str(user.sector) if user.sector else None
     if has_seat(event, sector, counts):
@@ -123,38 +148,42 @@ def register(user: User, event: Event, answers: Mapping[str, Any] | None = None)
         event_id=event.id,
         user_id=user.id,
         status=status,
-        code=code,
+        code=_new_code(),
         sector=sector,
         answers=cleaned,
+        walk_in=False,
+        erased=False,
         created_at=now,
         confirmed_at=now if status == RegistrationStatus.confirmed else None,
     )
     db.session.add(registration)
     try:
         db.session.flush()
-    except IntegrityError:
-        # Without the lock (the control run) two requests of one person can race here.
+    except IntegrityError as exc:
         db.session.rollback()
+        if "uq_registration_code" in str(exc.orig) or "registration.code" in str(exc.orig):
+            # The random code was taken: nothing was written, the person may simply retry.
+            raise DomainError(
+                _l("No pudimos completar tu registro; vuelve a intentarlo."), code="try_again"
+            ) from None
         raise DomainError(_l("Ya estás registrado en esta actividad."), code="already_registered") from None
     registration.user = user
     registration.event = event
     if status == RegistrationStatus.confirmed:
-        if event.sequence != sequence:  # the event changed while we waited for the lock
-            prepared = _confirmation_attachments(event, user, code)
-        _notify_confirmed(registration, promoted=False, attachments=prepared)
+        _notify_confirmed(registration, promoted=False)
         reminders.sync_registration(registration)
     else:
-        notify(
+        notify_later(
             to=user,
-            kind="events.registration_waitlisted",
+            kind=WAITLISTED_KIND,
             subject=_l("Estás en la lista de espera de «%(title)s»", title=event.title),
-            template="events/email/waitlisted",
             dedupe_key=f"event-registration:{registration.id}:waitlisted",
+            refs=refs_of(registration),
             in_app=True,  # also in the notification centre, as a history
             link=event_url(event),
-            context={**email_context(event, registration), "position": waitlist_position(registration)},
+            fresh=True,  # the key holds the id just inserted
         )
-    db.session.commit()
+    _commit_keeping_values()
     return registration
 
 

@@ -7,6 +7,10 @@ operations, template previews and personal data.
 Domains call only the public functions here. Functions that write inside the caller's
 transaction say so; the others are one unit of work each and commit."""
 
+from notifications.deferred import (  # noqa: F401 - messages rendered at send time
+    RenderedMessage,
+    register_message_renderer,
+)
 from notifications.delivery import (  # noqa: F401 - the outbox's public names live here too
     SEND_BATCH_TASK,
     SEND_TASK,
@@ -51,6 +55,7 @@ from notifications.services.ledger import (  # noqa: F401
     ledger_summary,
     register_renderer,
     schedule,
+    schedule_many,
     scheduled_for,
 )
 from notifications.services.operations import (  # noqa: F401
@@ -67,6 +72,7 @@ from notifications.services.operations import (  # noqa: F401
 from notifications.services.outbox import (  # noqa: F401
     notify,
     notify_in_app,
+    notify_later,
 )
 from notifications.services.personal_data import (  # noqa: F401
     erase_recipient,

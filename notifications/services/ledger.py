@@ -11,7 +11,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -142,6 +144,95 @@ def schedule(
     row.notification_id = None
     row.updated_at = now
     return row
+
+
+def schedule_many(
+    *,
+    kind: str,
+    subject: str,
+    recipient: User,
+    rows: list[tuple[datetime, str, str]],
+    category: str,
+    expires_at: datetime | None = None,
+) -> int:
+    """Schedule several rows of one recipient and subject in one statement, inside the
+    caller's transaction; `rows` are (fire_at, offset_key, checksum). The rules of
+    `schedule`, as one bulk `INSERT … ON CONFLICT`: a new key is inserted; a different
+    checksum (or a cancelled row) returns the row to pending with the new values, and an
+    unsent outbox message of its old version is withheld; the same checksum changes nothing.
+    """
+    if not rows:
+        return 0
+    category = Category(category)
+    if any(fire_at.tzinfo is None for fire_at, _, _ in rows) or (
+        expires_at is not None and expires_at.tzinfo is None
+    ):
+        raise ValueError("fire_at and expires_at must be aware datetimes")
+    now = utcnow()
+    table = ScheduledNotification.__table__
+    dialect = db.session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(table).values(
+        [
+            {
+                "kind": kind,
+                "subject": subject,
+                "recipient_id": recipient.id,
+                "offset_key": offset_key,
+                "category": str(category),
+                "fire_at": fire_at,
+                "checksum": checksum,
+                "expires_at": expires_at,
+                "status": ScheduledStatus.pending,
+                "attempts": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for fire_at, offset_key, checksum in rows
+        ]
+    )
+    new = statement.excluded
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.kind, table.c.subject, table.c.recipient_id, table.c.offset_key],
+        set_={
+            "checksum": new.checksum,
+            "fire_at": new.fire_at,
+            "expires_at": new.expires_at,
+            "category": new.category,
+            "status": ScheduledStatus.pending,
+            "outcome": None,
+            "skip_reason": None,
+            "last_error": None,
+            "attempts": 0,
+            "dispatched_at": None,
+            "sent_at": None,
+            "notification_id": None,
+            "updated_at": now,
+        },
+        where=or_(table.c.checksum != new.checksum, table.c.status == ScheduledStatus.cancelled),
+    )
+    # The old versions' messages handed to the outbox but not sent yet are withheld, as
+    # `schedule` does one row at a time.
+    superseded = select(table.c.notification_id).where(
+        table.c.kind == kind,
+        table.c.subject == subject,
+        table.c.recipient_id == recipient.id,
+        table.c.notification_id.is_not(None),
+        or_(*[and_(table.c.offset_key == key, table.c.checksum != checksum) for _, key, checksum in rows]),
+    )
+    withhold = (
+        update(Notification)
+        .where(Notification.id.in_(superseded), Notification.status == NotificationStatus.queued)
+        .values(status=NotificationStatus.withheld, last_error="superseded by a newer version")
+    )
+    if dialect == "postgresql":
+        # One round trip: the withholding rides along as a data-modifying CTE, which sees
+        # the ledger as it was before the upsert.
+        db.session.execute(statement.add_cte(withhold.returning(Notification.id).cte("withheld")))
+    else:
+        db.session.execute(withhold.execution_options(synchronize_session=False))
+        db.session.execute(statement)
+    return len(rows)
 
 
 def cancel_scheduled(*, subject: str, kind: str | None = None, recipient_id: int | None = None) -> int:

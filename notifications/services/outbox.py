@@ -17,7 +17,9 @@ from core.extensions import db
 from core.models import User
 from core.timeutil import utcnow
 from core.urls import external_url
+from core.validation import one_line
 from notifications import delivery
+from notifications.deferred import has_renderer
 from notifications.delivery import make_message_id
 from notifications.models import (
     Category,
@@ -84,6 +86,68 @@ def notify(
         attachments=attachments,
         secrets=secrets,
     )
+    return row
+
+
+def notify_later(
+    *,
+    to: User,
+    kind: str,
+    subject: Any,
+    dedupe_key: str,
+    refs: Mapping[str, Any],
+    link: str | None = None,
+    summary: Any = None,
+    in_app: bool = False,
+    fresh: bool = False,
+) -> Notification:
+    """Tell a person something transactional, rendered by the mail worker when it is sent.
+
+    Inside the caller's transaction, like `notify`, with the same promises (one row per
+    `dedupe_key`, a fixed Message-ID, published after commit); but the row keeps only the
+    ids the kind's renderer needs (`refs`, see `register_message_renderer`), and the worker
+    renders subject, text, HTML and attachments just before sending, with what is true
+    then. `subject` is the row's provisional subject (the outbox list) and the in-app
+    entry's title. `fresh=True` says the key is new (it holds an id inserted in this very
+    transaction), so nothing is looked up. Not for content that must be frozen when
+    written (link tokens): `notify` renders at once.
+    """
+    if not has_renderer(kind):
+        raise LookupError(f"no message renderer registered for {kind!r}")
+    if not fresh:
+        existing = _existing(Notification, dedupe_key)
+        if existing is not None:
+            return existing
+    locale = to.locale or current_app.config["DEFAULT_LOCALE"]
+    with force_locale(locale):
+        provisional = one_line(subject)[:300]
+    now = utcnow()
+    row = _new_row(
+        Notification,
+        user_id=to.id,
+        to_email=to.email,
+        to_name=to.name,
+        kind=kind,
+        category=None,
+        locale=locale,
+        subject=provisional,
+        body_text="",
+        body_html="",
+        unsubscribe_url="",
+        render_refs=dict(refs),
+        dedupe_key=dedupe_key,
+        status=NotificationStatus.queued,
+        attempts=0,
+        created_at=now,
+        enqueued_at=now,
+        message_id="",
+    )
+    row.message_id = make_message_id(row)
+    if not _added(row):
+        # Inserted with the transaction's next statement (no flush of its own).
+        delivery.remember_for_enqueue(row)
+    if in_app:
+        _add_in_app(to, kind, None, subject, summary, link, f"inapp:{dedupe_key}", fresh=fresh)
     return row
 
 
@@ -338,8 +402,10 @@ def _add_in_app(
     body: Any,
     link: str | None,
     dedupe_key: str | None,
+    *,
+    fresh: bool = False,
 ) -> InAppNotification:
-    if dedupe_key is not None:
+    if dedupe_key is not None and not fresh:
         existing = _existing(InAppNotification, dedupe_key)
         if existing is not None:
             return existing
