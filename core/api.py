@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import wraps
 from http import HTTPStatus
 from typing import Any
@@ -76,11 +77,27 @@ class ErrorResponsesPlugin(BasePlugin):
                 responses.setdefault(status, HTTPStatus(int(status)).name)
 
 
+class PaginationMetadata(PaginationMetadataSchema):
+    """flask-smorest's pagination metadata plus `total_exact`."""
+
+    total_exact = ma.fields.Boolean(
+        metadata={
+            "description": "False when the list stopped counting: `total` is then a lower bound "
+            "(at least that many) and `last_page` the last page known to exist."
+        }
+    )
+
+    class Meta:
+        ordered = True
+
+
 PAGINATION_HEADER = {
     "description": "Pagination metadata, as JSON: `total`, `total_pages`, `first_page`, "
-    "`last_page`, `page`, `previous_page`, `next_page`.",
+    "`last_page`, `page`, `previous_page`, `next_page`, `total_exact`. A list may stop counting "
+    "some pages past the one asked for (the events list: 10 pages); `total_exact` is then false "
+    "and `total` a lower bound. Asking for a later page counts further; the last page is exact.",
     "required": True,
-    "content": {"application/json": {"schema": PaginationMetadataSchema}},
+    "content": {"application/json": {"schema": PaginationMetadata}},
 }
 
 
@@ -144,6 +161,17 @@ class ApiBlueprint(SmorestBlueprint):
     """
 
     ARGUMENTS_PARSER = ArgumentsParser()
+
+    def _set_pagination_metadata(self, page_params, result, headers):
+        """The `X-Pagination` header, with `total_exact` (a handler sets it False on
+        `pagination_parameters` when its `item_count` is a lower bound)."""
+        metadata = self._make_pagination_metadata(
+            page_params.page, page_params.page_size, page_params.item_count
+        )
+        metadata["total_exact"] = getattr(page_params, "total_exact", True)
+        headers = {} if headers is None else headers
+        headers[self.PAGINATION_HEADER_NAME] = json.dumps(metadata)
+        return result, headers
 
     def __init__(self, name: str, import_name: str, url_prefix: str = "", **kwargs: Any):
         super().__init__(name, import_name, url_prefix=API_PREFIX + url_prefix, **kwargs)

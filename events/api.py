@@ -577,7 +577,10 @@ class Events(MethodView):
     @blp.response(200, EventSchema(many=True))
     @blp.paginate(page_size=20, max_page_size=100)
     def get(self, args, pagination_parameters):
-        """Public events with filters (`X-Pagination` header has the totals)."""
+        """Public events with filters (`X-Pagination` header has the totals).
+
+        The total is counted up to 10 pages past the one asked for; beyond that `X-Pagination`
+        says `"total_exact": false` and `total` is a lower bound (`next_page` leads on)."""
         filters = services.EventFilters(
             kind=args.get("kind"),
             institution=args.get("institution"),
@@ -590,6 +593,7 @@ class Events(MethodView):
         )
         page = services.list_events(filters)
         pagination_parameters.item_count = page.total
+        pagination_parameters.total_exact = page.total_exact
         return [event_dict(event, page.counts[event.id], detail=False) for event in page.items]
 
     @blp.doc(security=SECURED)

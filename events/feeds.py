@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from datetime import UTC
 from email.utils import parseaddr
 from typing import Any
 
@@ -53,7 +53,19 @@ def _entry_select(*extra: Any):
 
 def _entries(conditions: Sequence[ColumnElement[bool]]) -> list[ical.CalendarEntry]:
     query = _entry_select().where(*conditions).order_by(Event.starts_at, Event.id)
-    return [ical.CalendarEntry(*row) for row in db.session.execute(query)]
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        return [ical.CalendarEntry(*row) for row in db.session.execute(query)]
+    # psycopg already hands back what an entry holds (aware datetimes, text, numbers); read
+    # through the driver's cursor, 1,000 rows skip SQLAlchemy's rows and its per-value type
+    # conversions (enums, UTC datetimes), a few ms of CPU. Same statement, same transaction.
+    compiled = query.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(str(compiled), compiled.params)
+        return [ical.CalendarEntry(*row) for row in cursor.fetchall()]
+    finally:
+        cursor.close()
 
 
 def _aggregate(conditions: Sequence[ColumnElement[bool]]) -> tuple[Any, ...]:
@@ -70,6 +82,17 @@ def _aggregate(conditions: Sequence[ColumnElement[bool]]) -> tuple[Any, ...]:
         .where(*conditions)
     )
     return tuple(db.session.execute(query).one())
+
+
+def _aggregate_of(entries: Sequence[ical.CalendarEntry]) -> tuple[Any, ...]:
+    """What `_aggregate` answers, from entries already read (the same values, so the same ETag)."""
+    stamps = [entry.updated_at for entry in entries if entry.updated_at is not None]
+    return (
+        len(entries),
+        sum(entry.id for entry in entries),
+        sum(entry.sequence for entry in entries),
+        max(stamps).astimezone(UTC) if stamps else None,
+    )
 
 
 def _public_conditions() -> list[ColumnElement[bool]]:
@@ -110,6 +133,26 @@ def _conditional_feed(
 ) -> Response:
     """304 when the client has this version; otherwise render and answer 200."""
     return _not_modified(etag, cache_control) or _ics_response(render(), etag, cache_control, filename)
+
+
+def _public_events_feed(
+    etag_parts: Sequence[Any], conditions: Sequence[ColumnElement[bool]], name: Callable[[], str]
+) -> Response:
+    """A public feed of many events. With If-None-Match, the aggregate decides a 304 before
+    anything is read; without, the entries are read once and the ETag is computed from them
+    (one query instead of two; nothing is kept between requests)."""
+    if request.if_none_match:
+        etag = _etag(*etag_parts, *_aggregate(conditions))
+        not_modified = _not_modified(etag, PUBLIC_CACHE)
+        if not_modified is not None:
+            return not_modified
+        entries = _entries(conditions)
+    else:
+        entries = _entries(conditions)
+        etag = _etag(*etag_parts, *_aggregate_of(entries))
+    with _default_locale():
+        body = _public_feed(entries, name())
+    return _ics_response(body, etag, PUBLIC_CACHE)
 
 
 def _organizer_email() -> str:
@@ -180,14 +223,11 @@ def institution_ics(slug: str):
     if institution is None:
         abort(404)
     conditions = [*_public_conditions(), institution_events_condition([institution.id])]
-    etag = _etag("institution", institution.id, institution.name, *_aggregate(conditions))
-
-    def render() -> bytes:
-        with _default_locale():
-            name = _("Actividades de %(name)s", name=institution.name)
-            return _public_feed(_entries(conditions), name)
-
-    return _conditional_feed(etag, PUBLIC_CACHE, render)
+    return _public_events_feed(
+        ("institution", institution.id, institution.name),
+        conditions,
+        lambda: _("Actividades de %(name)s", name=institution.name),
+    )
 
 
 @bp.get("/events.ics")
@@ -207,13 +247,9 @@ def public_ics():
         conditions.append(
             institution_events_condition(select(Institution.id).where(Institution.slug.in_(slugs)))
         )
-    etag = _etag("all", ",".join(kinds), ",".join(slugs), *_aggregate(conditions))
-
-    def render() -> bytes:
-        with _default_locale():
-            return _public_feed(_entries(conditions), _("Actividades de Promueve"))
-
-    return _conditional_feed(etag, PUBLIC_CACHE, render)
+    return _public_events_feed(
+        ("all", ",".join(kinds), ",".join(slugs)), conditions, lambda: _("Actividades de Promueve")
+    )
 
 
 # --- the private feed -------------------------------------------------------------------------
@@ -260,7 +296,7 @@ def _private_body(user: User) -> bytes:
         status, code, promoted_at = row[width:]
         if promoted_at is not None and (entry.updated_at is None or promoted_at > entry.updated_at):
             # Promotion from the waitlist changes this person's copy (text, online link).
-            entry = replace(entry, updated_at=promoted_at)
+            entry = entry._replace(updated_at=promoted_at)
         entries.append(entry)
         mine[entry.id] = (status, code)
     with force_locale(user.locale or current_app.config["DEFAULT_LOCALE"]):

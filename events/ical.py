@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
+from typing import NamedTuple
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -220,9 +221,11 @@ def utc_stamp(value: datetime) -> str:
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
-@dataclass(frozen=True, slots=True)
-class CalendarEntry:
-    """What a VEVENT shows of an event, read straight from one query row (no ORM objects)."""
+class CalendarEntry(NamedTuple):
+    """What a VEVENT shows of an event, read straight from one query row (no ORM objects).
+
+    A named tuple: a feed builds one per row, and a tuple is built in one step where a frozen
+    dataclass sets each of its 20 fields in turn."""
 
     id: int
     institution_id: int
@@ -255,7 +258,7 @@ class CalendarEntry:
 
 
 # The Event columns a CalendarEntry needs, in order (organizer_name comes from Institution).
-CALENDAR_ENTRY_FIELDS = tuple(name for name in CalendarEntry.__dataclass_fields__ if name != "organizer_name")
+CALENDAR_ENTRY_FIELDS = tuple(name for name in CalendarEntry._fields if name != "organizer_name")
 
 
 def escape_text(value: str) -> str:
@@ -274,8 +277,13 @@ def _param(value: str) -> str:
 
 def fold_line(line: str) -> str:
     """One content line folded at 75 octets (never inside a UTF-8 sequence), with CRLF."""
-    if len(line) <= 75 and line.isascii():
-        return line + "\r\n"
+    if line.isascii():
+        if len(line) <= 75:
+            return line + "\r\n"
+        # One character is one octet: fold by slicing the text (no encode, no decode).
+        pieces = [line[:75]]
+        pieces.extend(line[start : start + 74] for start in range(75, len(line), 74))
+        return "\r\n ".join(pieces) + "\r\n"
     data = line.encode()
     if len(data) <= 75:
         return line + "\r\n"

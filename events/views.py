@@ -108,6 +108,10 @@ def list_events():
         filters.when = "upcoming"
     page = services.list_events(filters)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
+    labels = _labels()
+    # Translated once for the page, not again by each card (they are lazy strings).
+    for name in ("kind_labels", "format_labels", "status_labels"):
+        labels[name] = {key: str(label) for key, label in labels[name].items()}
     return render_template(
         "events/list.html",
         page=page,
@@ -116,7 +120,7 @@ def list_events():
         institutions=services.institutions_for_filters(),
         states=MEXICAN_STATES,
         now=utcnow(),
-        **_labels(),
+        **labels,
     )
 
 

@@ -56,6 +56,12 @@ class EventFilters:
     per_page: int = PAGE_SIZE
 
 
+# The events list counts its matches only this many pages past the one asked for: beyond,
+# it says "more than N" (a LIMITed scan) instead of counting every match (a scan that grows
+# with the data). Asking for a later page counts further, and the last page is exact.
+COUNTED_PAGES_AHEAD = 10
+
+
 @dataclass
 class Page:
     items: list[Any]
@@ -63,6 +69,8 @@ class Page:
     page: int
     per_page: int
     counts: dict[int, SeatCounts] = field(default_factory=dict)
+    # False when the list stopped counting: `total` is then a lower bound (at least that many).
+    total_exact: bool = True
 
     @property
     def pages(self) -> int:
@@ -83,6 +91,22 @@ def _paginate(query, count_query, page: int, per_page: int) -> tuple[list[Any], 
     page = min(max(1, page), pages)
     items = list(db.session.execute(query.limit(per_page).offset((page - 1) * per_page)).unique().scalars())
     return items, total, page
+
+
+def _paginate_counting_ahead(query, ids_query, page: int, per_page: int) -> tuple[list[Any], int, int, bool]:
+    """A page of `query`, and its total counted at most COUNTED_PAGES_AHEAD pages past `page`
+    (exact up to there, else the lower bound "at least one more"); returns items, total, page
+    and whether the total is exact."""
+    page = max(1, page)
+    cap = (page + COUNTED_PAGES_AHEAD - 1) * per_page
+    counted = db.session.execute(
+        select(func.count()).select_from(ids_query.limit(cap + 1).subquery())
+    ).scalar_one()
+    exact = counted <= cap  # else `counted` is cap + 1: at least that many
+    total = counted
+    page = min(page, max(1, math.ceil(total / per_page)))
+    items = list(db.session.execute(query.limit(per_page).offset((page - 1) * per_page)).unique().scalars())
+    return items, total, page, exact
 
 
 def list_events(filters: EventFilters, *, manager: User | None = None) -> Page:
@@ -120,11 +144,17 @@ def list_events(filters: EventFilters, *, manager: User | None = None) -> Page:
     elif manager is not None:
         order = [Event.starts_at.desc(), Event.id.desc()]
     query = select(Event).options(joinedload(Event.institution)).where(*conditions).order_by(*order)
-    count_query = select(func.count()).select_from(Event).where(*conditions)
     per_page = min(max(1, filters.per_page), 100)
-    items, total, page = _paginate(query, count_query, filters.page, per_page)
+    items, total, page, exact = _paginate_counting_ahead(
+        query, select(Event.id).where(*conditions), filters.page, per_page
+    )
     return Page(
-        items=items, total=total, page=page, per_page=per_page, counts=counts_for(e.id for e in items)
+        items=items,
+        total=total,
+        page=page,
+        per_page=per_page,
+        counts=counts_for(e.id for e in items),
+        total_exact=exact,
     )
 
 
@@ -166,20 +196,19 @@ def list_stories(page: int = 1, per_page: int = PAGE_SIZE, institution_id: int |
 
 def institutions_for_filters() -> list[Institution]:
     """Institutions that host or co-host (accepted) public events (for the list's filter)."""
-    public_ids = public_events().with_only_columns(Event.id)
-    cohosting = select(EventCohost.institution_id).where(
-        EventCohost.status == ConsentStatus.accepted, EventCohost.event_id.in_(public_ids)
+    # Semi-joins (EXISTS, no OR between them): per institution, the first public event found
+    # through its index suffices, where an IN (…) over public events reads every event.
+    hosting = select(Institution.id).where(
+        select(Event.id).where(Event.institution_id == Institution.id, public_event_condition()).exists()
+    )
+    cohosting = (
+        select(EventCohost.institution_id)
+        .join(Event, Event.id == EventCohost.event_id)
+        .where(EventCohost.status == ConsentStatus.accepted, public_event_condition())
     )
     return list(
         db.session.execute(
-            select(Institution)
-            .where(
-                or_(
-                    Institution.id.in_(public_events().with_only_columns(Event.institution_id)),
-                    Institution.id.in_(cohosting),
-                )
-            )
-            .order_by(Institution.name)
+            select(Institution).where(Institution.id.in_(hosting.union(cohosting))).order_by(Institution.name)
         ).scalars()
     )
 

@@ -191,6 +191,7 @@ def test_list_endpoints_answer_the_documented_pagination_header(app, client):
         "last_page": 2,
         "page": 2,
         "previous_page": 1,
+        "total_exact": True,
     }
     stories = client.get(f"{API}/stories")
-    assert json.loads(stories.headers["X-Pagination"]) == {"total": 0, "total_pages": 0}
+    assert json.loads(stories.headers["X-Pagination"]) == {"total": 0, "total_pages": 0, "total_exact": True}
