@@ -77,6 +77,20 @@ class SingleLineText(ma.validate.Validator):
         return value
 
 
+def count_form_errors(fields: Any) -> int:
+    """How many messages a WTForms form shows next to its fields, rows of lists (FieldList of
+    FormField) included; the hidden CSRF token's are not next to any field."""
+    count = 0
+    for field in fields:
+        if field.type == "FieldList":
+            count += sum(count_form_errors(entry.form) for entry in field.entries)
+        elif field.type == "FormField":
+            count += count_form_errors(field.form)
+        elif field.type not in ("CSRFTokenField", "HiddenField"):
+            count += len(field.errors)
+    return count
+
+
 # --- service-level cleaners: API-named values in, clean values out, 422 DomainError otherwise ---
 # Shared by every domain that takes free-form JSON (events, challenges, …), so the rules and
 # the messages are the same everywhere.
