@@ -28,7 +28,7 @@ from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional,
 
 from core.choices import MEXICAN_STATES, SECTOR_LABELS
 from core.timeutil import mexican_timezones
-from core.validation import SingleLine
+from core.validation import SingleLine, count_form_errors
 from events.models import CommitmentStatus, EventFormat, EventKind
 
 REQUIRED = _l("Este campo es obligatorio.")
@@ -92,11 +92,9 @@ class RowForm(FlaskForm):
 
 
 class AgendaRowForm(RowForm):
-    time = StringField(
-        _l("Hora"),
-        validators=[Optional(), SingleLine(), Length(max=20)],
-    )
-    title = StringField(_l("Tema"), validators=[Optional(), SingleLine(), Length(max=300)])
+    # No Optional(): it would stop the chain before the checks below (a row half filled).
+    time = StringField(_l("Hora"), validators=[SingleLine(), Length(max=20)])
+    title = StringField(_l("Tema"), validators=[SingleLine(), Length(max=300)])
     speaker = StringField(
         _l("Quién lo presenta (opcional)"), validators=[Optional(), SingleLine(), Length(max=200)]
     )
@@ -116,23 +114,16 @@ class DatasetRowForm(RowForm):
     title = StringField(
         _l("Título del conjunto de datos"), validators=[Optional(), SingleLine(), Length(max=300)]
     )
-    url = StringField(
-        _l("Dirección web"),
-        validators=[
-            Optional(),
-            SingleLine(),
-            URL(message=_l("Escribe una dirección web completa, con https://.")),
-            Length(max=500),
-        ],
-    )
+    url = StringField(_l("Dirección web"), validators=[SingleLine(), Length(max=500)])
 
     def validate_url(self, field) -> None:
         if not (field.data or "").strip():
             raise ValidationError(_l("Escribe la dirección web del conjunto de datos."))
+        URL(message=_l("Escribe una dirección web completa, con https://."))(self, field)
 
 
 class QuestionRowForm(RowForm):
-    prompt = StringField(_l("Pregunta"), validators=[Optional(), SingleLine(), Length(max=300)])
+    prompt = StringField(_l("Pregunta"), validators=[SingleLine(), Length(max=300)])
     choices = TextAreaField(
         _l("Opciones (opcional)"),
         validators=[Optional(), SingleLine(one_item_per_line=True), Length(max=2500)],
@@ -177,6 +168,11 @@ def pad_rows(form: FlaskForm, blank: int = BLANK_ROWS) -> FlaskForm:
             for _ in range(blank - trailing):
                 field.append_entry()
     return form
+
+
+def has_errors(form: FlaskForm) -> bool:
+    """Whether the page shows any error (a row's, a list's or a field's)."""
+    return count_form_errors(form) > 0
 
 
 def filled_rows(field_list: FieldList) -> list[dict[str, Any]]:
@@ -332,6 +328,19 @@ class RescheduleForm(FlaskForm):
     )
     ends_at = DateTimeLocalField(
         _l("Nuevo fin"),
+        format=DATETIME_FORMAT,
+        validators=[DataRequired(_l("Escribe una fecha y hora válidas."))],
+    )
+
+
+class DuplicateForm(FlaskForm):
+    starts_at = DateTimeLocalField(
+        _l("Empieza"),
+        format=DATETIME_FORMAT,
+        validators=[DataRequired(_l("Escribe una fecha y hora válidas."))],
+    )
+    ends_at = DateTimeLocalField(
+        _l("Termina"),
         format=DATETIME_FORMAT,
         validators=[DataRequired(_l("Escribe una fecha y hora válidas."))],
     )

@@ -11,10 +11,11 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.routing import BuildError
+from wtforms import FieldList
 
 from core import audit
 from core.choices import MEXICAN_STATES, SECTOR_LABELS
-from core.exceptions import DomainError
+from core.exceptions import DomainError, ValidationErrors
 from core.extensions import db
 from core.models import Institution
 from core.permissions import require
@@ -50,12 +51,42 @@ def _labels() -> dict[str, Any]:
     }
 
 
+# Services name fields as the API does; these are the form fields that hold them.
+FORM_FIELD_OF = {
+    "reminder_offsets_minutes": "reminder_offsets",
+    "sector_seats": forms.sector_field_name(str(next(iter(SECTOR_LABELS)))),
+    "attendance_count": "attendance",
+}
+
+
+def _attach_error(form, field_name: str | None, message: Any) -> bool:
+    """Put `message` next to its field (a list's under the list); whether the form had it."""
+    name = FORM_FIELD_OF.get(field_name or "", field_name)
+    if form is None or not name or name not in form:
+        return False
+    field = form[name]
+    if isinstance(field, FieldList):
+        field.list_errors = [*getattr(field, "list_errors", []), str(message)]
+    elif str(message) not in [str(m) for m in field.errors]:
+        field.errors = [*field.errors, str(message)]
+    return True
+
+
 def show_domain_error(form, exc: DomainError) -> None:
-    """Attach a service refusal to its form field, or flash it."""
-    if form is not None and exc.field and exc.field in form:
-        form[exc.field].errors = [*form[exc.field].errors, str(exc.message)]
-    else:
-        flash(str(exc.message), "error")
+    """Attach a service refusal (each of them, for ValidationErrors) to its form field, or flash it."""
+    refusals = exc.errors if isinstance(exc, ValidationErrors) else {exc.field: exc.message}
+    for field_name, message in refusals.items():
+        if not _attach_error(form, field_name, message):
+            flash(str(message), "error")
+
+
+def show_service_checks(form, errors: dict[str, Any]) -> None:
+    """Add what the services would also refuse to the form's own errors (fields that already
+    have an error keep theirs): every mistake is reported in one submission."""
+    for field_name, message in errors.items():
+        name = FORM_FIELD_OF.get(field_name, field_name)
+        if name in form and not form[name].errors and not getattr(form[name], "list_errors", None):
+            _attach_error(form, field_name, message)
 
 
 def _event_or_404(event_id: int) -> Event:
@@ -380,7 +411,7 @@ def _event_form_page(form: forms.EventForm, event: Event | None):
     page = render_template(
         "events/form.html", form=forms.pad_rows(form), event=event, sector_labels=SECTOR_LABELS
     )
-    return page, 422 if form.errors else 200
+    return page, 422 if forms.has_errors(form) else 200
 
 
 @bp.route("/events/new", methods=["GET", "POST"])
@@ -410,6 +441,9 @@ def new_event():
                 _("Guardamos «%(title)s» como borrador. Revísalo y publícalo.", title=event.title), "success"
             )
             return redirect(url_for("events.detail", event_id=event.id))
+    elif form.is_submitted() and "csrf_token" not in form.errors:
+        institution = next((i for i in institutions if i.slug == form.institution.data), institutions[0])
+        show_service_checks(form, services.check_event_data(current_user, institution, _event_payload(form)))
     return _event_form_page(form, None)
 
 
@@ -466,6 +500,9 @@ def edit_event(event_id: int):
         else:
             flash(_("Guardamos los cambios."), "success")
             return redirect(url_for("events.detail", event_id=event.id))
+    elif form.is_submitted() and "csrf_token" not in form.errors:
+        payload = _event_payload(form)
+        show_service_checks(form, services.check_event_data(current_user, event.institution, payload, event))
     return _event_form_page(form, event)
 
 
@@ -533,6 +570,31 @@ def cancel(event_id: int):
     return render_template(
         "events/cancel.html", form=form, event=event, counts=services.seat_counts(event.id)
     ), 422 if form.errors else 200
+
+
+@bp.route("/events/<id:event_id>/duplicate", methods=["GET", "POST"])
+@login_required
+def duplicate(event_id: int):
+    """Copy an event to new dates as a new draft, then show the copy's form to review it."""
+    event = _managed_event(event_id)
+    form = forms.DuplicateForm()
+    if form.validate_on_submit():
+        try:
+            copy = services.duplicate_event(current_user, event, form.starts_at.data, form.ends_at.data)
+        except DomainError as exc:
+            db.session.rollback()
+            show_domain_error(form, exc)
+        else:
+            flash(
+                _(
+                    "Creamos una copia de «%(title)s» como borrador con las fechas nuevas. "
+                    "Revisa lo copiado y publícala cuando esté lista.",
+                    title=copy.title,
+                ),
+                "success",
+            )
+            return redirect(url_for("events.edit_event", event_id=copy.id))
+    return render_template("events/duplicate.html", form=form, event=event), 422 if form.errors else 200
 
 
 @bp.route("/events/<id:event_id>/delete", methods=["GET", "POST"])
@@ -739,7 +801,7 @@ def _outcome_page(event: Event, form: forms.OutcomeForm, commitment_form: forms.
         status_form=forms.CommitmentStatusForm(),
         story=services.story_of(event),
         **_labels(),
-    ), 422 if form.errors or commitment_form.errors else 200
+    ), 422 if forms.has_errors(form) or forms.has_errors(commitment_form) else 200
 
 
 @bp.route("/events/<id:event_id>/outcome", methods=["GET", "POST"])
@@ -869,7 +931,7 @@ def edit_story(event_id: int):
             return redirect(url_for("events.story", story_id=story.id))
     return render_template(
         "events/story_form.html", event=event, story=story, form=forms.pad_rows(form)
-    ), 422 if form.errors else 200
+    ), 422 if forms.has_errors(form) else 200
 
 
 # --- stories --------------------------------------------------------------------------------------
@@ -907,6 +969,7 @@ def story(story_id: int):
 audit.describe_actions(
     {
         "event.create": _l("creó la actividad"),
+        "event.duplicate": _l("creó la actividad como copia de otra"),
         "event.update": _l("editó la actividad"),
         "event.publish": _l("publicó la actividad"),
         "event.reschedule": _l("cambió la fecha de la actividad"),

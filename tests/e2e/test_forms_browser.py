@@ -342,6 +342,19 @@ def test_destructive_actions_ask_first_and_say_what_happens(app, browser, tmp_pa
                 "lucia@example.org": RegistrationStatus.cancelled,
                 "pablo@example.org": RegistrationStatus.confirmed,
             }
+        # Her private calendar link: a <details> step on the same page, without JavaScript too.
+        page.goto("/profile/calendar")
+        page.get_by_role("button", name="Crear mi enlace de calendario").click()
+        page.wait_for_load_state()
+        confirm = page.get_by_role("button", name="Sí, desactivar el enlace")
+        assert not confirm.is_visible()
+        page.locator("summary", has_text="Desactivar el enlace").click()
+        assert confirm.is_visible()
+        assert "dejarán de recibir tus actividades" in page.locator("details.confirm-step").inner_text()
+        axe.check(page, "calendar link (confirmation open)")
+        confirm.click()
+        page.wait_for_load_state()
+        assert "Desactivamos tu enlace de calendario." in page.locator(".flash-success").inner_text()
         assert not errors, errors
 
         liaison_page, liaison_errors = _page(stack, browser, base_url, viewport, bypass_csp=True)
