@@ -180,34 +180,33 @@ def filled_rows(field_list: FieldList) -> list[dict[str, Any]]:
     return [entry.data for entry in field_list.entries if not entry.form.is_blank()]
 
 
+def _text(row: dict[str, Any], name: str) -> str:
+    """A row's text, trimmed ("" when the field was not sent at all)."""
+    return (row.get(name) or "").strip()
+
+
 def agenda_rows(field_list: FieldList) -> list[dict[str, Any]]:
     """Agenda rows as the services take them (HH:MM on the first day, or a full local time)."""
     return [
-        {
-            "time": row["time"].strip(),
-            "title": row["title"].strip(),
-            "speaker": (row["speaker"] or "").strip() or None,
-        }
+        {"time": _text(row, "time"), "title": _text(row, "title"), "speaker": _text(row, "speaker") or None}
         for row in filled_rows(field_list)
     ]
 
 
 def dataset_rows(field_list: FieldList) -> list[dict[str, str]]:
-    return [
-        {"title": (row["title"] or "").strip(), "url": row["url"].strip()} for row in filled_rows(field_list)
-    ]
+    return [{"title": _text(row, "title"), "url": _text(row, "url")} for row in filled_rows(field_list)]
 
 
 def question_rows(field_list: FieldList) -> list[dict[str, Any]]:
     questions = []
     for row in filled_rows(field_list):
-        choices = choice_lines(row["choices"])
+        choices = choice_lines(row.get("choices"))
         questions.append(
             {
                 "kind": "single_choice" if choices else "short_text",
-                "prompt": row["prompt"].strip(),
+                "prompt": _text(row, "prompt"),
                 "choices": choices,
-                "required": bool(row["required"]),
+                "required": bool(row.get("required")),
             }
         )
     return questions

@@ -203,6 +203,18 @@ def test_rows_are_checked_one_by_one_and_blank_rows_are_skipped(app, client):
     }
 
 
+def test_a_row_with_fields_left_out_is_an_error_not_a_crash(app, client):
+    _liaison(app)
+    login(client, "enlace@example.org")
+    data = form_data(ends_at="2020-01-01T10:00")  # a rule broken too: the services are asked
+    for key in ("agenda-0-title", "agenda-0-speaker", "datasets-0-url", "questions-1-prompt"):
+        del data[key]
+    answer = client.post("/events/new", data=data)
+    assert answer.status_code == 422
+    links = _error_links(answer.get_data(as_text=True))
+    assert {"agenda-0-title", "datasets-0-url", "questions-1-prompt", "ends_at"} <= set(links), links
+
+
 def test_the_event_form_offers_three_blank_rows_more(app, client):
     _liaison(app)
     login(client, "enlace@example.org")
