@@ -65,6 +65,7 @@ def test_seven_mistakes_are_seven_errors_in_one_page(app, client):
         "questions-1-choices",
     }, links
     assert "Hay un problema" in html and "Corrige los 7 campos marcados:" in html
+    assert "<title>Error: Nueva actividad" in html  # the page title says so first (GOV.UK)
     assert html.count('class="field-error"') == 7
     assert "posterior al inicio" in links["ends_at"] and "minutos" in links["reminder_offsets"]
     assert links["agenda-0-time"].startswith("Agenda 1, Hora:")
