@@ -258,6 +258,7 @@ def _register_templating(app: Flask) -> None:
     from core import permissions
     from core.choices import LOCALES, ROLE_LABELS
     from core.i18n import current_locale_code, format_in_zone, html_lang
+    from core.validation import count_form_errors
 
     app.jinja_env.globals.update(
         format_in_zone=format_in_zone,
@@ -265,6 +266,7 @@ def _register_templating(app: Flask) -> None:
         current_locale=current_locale_code,
         LOCALES=LOCALES,
         role_label=lambda role: str(ROLE_LABELS.get(role, role)),
+        form_error_count=count_form_errors,
         # A domain's template may link to another domain's page only when it is installed.
         has_endpoint=lambda endpoint: endpoint in app.view_functions,
     )

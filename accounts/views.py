@@ -388,18 +388,39 @@ def tokens():
         form=form,
         tokens=services.active_tokens(current_user),
         new_token=new_token,
-        revoke_form=ConfirmForm(),
     ), status
 
 
-@bp.post("/profile/tokens/<id:token_id>/revoke")
+@bp.route("/profile/tokens/<id:token_id>/revoke", methods=["GET", "POST"])
 @login_required
 def revoke_token(token_id: int):
-    """Revoke one of my tokens (someone else's answers exactly like one that does not exist)."""
+    """Revoke one of my tokens after a confirmation step (someone else's answers exactly like
+    one that does not exist)."""
     token = db.session.get(ApiToken, token_id)
     if token is None or not can(current_user, "token.revoke", token):
         abort(404)
-    if ConfirmForm().validate_on_submit():
+    form = ConfirmForm()
+    if request.method == "GET" and token.revoked_at is not None:
+        flash(_("Ese token ya estaba revocado."), "info")
+        return redirect(url_for("accounts.tokens"))
+    if request.method == "GET":
+        return render_template(
+            "core/confirm.html",
+            heading=_("¿Revocar el token «%(name)s»?", name=token.name),
+            consequences=[
+                _(
+                    "Los programas que lo usan (empieza con %(prefix)s…) dejarán de tener acceso "
+                    "de inmediato.",
+                    prefix=token.prefix,
+                ),
+                _("No se puede deshacer: para volver a conectarlos tendrás que crear un token nuevo."),
+            ],
+            action=url_for("accounts.revoke_token", token_id=token.id),
+            form=form,
+            confirm_label=_("Sí, revocar el token"),
+            back_url=url_for("accounts.tokens"),
+        )
+    if form.validate_on_submit():
         services.revoke_api_token(current_user, token)
         flash(_("Revocaste el token «%(name)s».", name=token.name), "success")
     return redirect(url_for("accounts.tokens"))
@@ -578,15 +599,42 @@ def change_role(slug: str, membership_id: int):
     return redirect(url_for("accounts.members", slug=slug))
 
 
-@bp.post("/institutions/<slug>/members/<id:membership_id>/remove")
+@bp.route("/institutions/<slug>/members/<id:membership_id>/remove", methods=["GET", "POST"])
 @login_required
 def remove_member(slug: str, membership_id: int):
-    """Remove a member from the institution."""
+    """Remove a member from the institution, after a step that says what they lose."""
     institution = _institution_or_404(slug)
     require(current_user, "institution.members.manage", institution)
     membership = _membership_or_404(institution, membership_id)
-    if ConfirmForm().validate_on_submit():
-        name = membership.user.name
+    form = ConfirmForm()
+    name = membership.user.name
+    if request.method == "GET":
+        role = ROLE_LABELS.get(membership.role, membership.role)
+        consequences = [
+            _(
+                "%(name)s dejará de ser parte de %(institution)s (hoy con el rol %(role)s).",
+                name=name,
+                role=role,
+                institution=institution.display_name,
+            ),
+            _(
+                "Ya no podrá crear ni gestionar las actividades de la institución, ni responder en su "
+                "nombre; lo que ya hizo se conserva."
+            ),
+            _("Su cuenta sigue activa. Si fue un error, podrás invitarla de nuevo."),
+        ]
+        if membership.user_id == current_user.id:
+            consequences.insert(0, _("Eres tú: perderás el acceso a la gestión de esta institución."))
+        return render_template(
+            "core/confirm.html",
+            heading=_("¿Quitar a %(name)s del equipo?", name=name),
+            consequences=consequences,
+            action=url_for("accounts.remove_member", slug=slug, membership_id=membership.id),
+            form=form,
+            confirm_label=_("Sí, quitar del equipo"),
+            back_url=url_for("accounts.members", slug=slug),
+        )
+    if form.validate_on_submit():
         try:
             services.remove_member(current_user, membership)
         except DomainError as exc:

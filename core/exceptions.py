@@ -18,3 +18,15 @@ class DomainError(Exception):
         self.field = field
         self.status = status
         self.code = code
+
+
+class ValidationErrors(DomainError):
+    """Every field a request got wrong, at once: `errors` maps each field to its message (422).
+
+    A subclass of DomainError, so code that shows one refusal still shows the first of them.
+    """
+
+    def __init__(self, errors: dict[str, Any], message: Any = None):
+        first_field, first_message = next(iter(errors.items()))
+        super().__init__(message or first_message, field=first_field, status=422)
+        self.errors = dict(errors)

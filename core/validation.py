@@ -9,6 +9,8 @@ a one-line place whatever was stored (email subjects, as a last line of defence)
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,9 +18,10 @@ from zoneinfo import ZoneInfo
 
 import marshmallow as ma
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from wtforms.validators import ValidationError
 
-from core.exceptions import DomainError
+from core.exceptions import DomainError, ValidationErrors
 from core.timeutil import utcnow
 
 # C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
@@ -77,6 +80,21 @@ class SingleLineText(ma.validate.Validator):
         return value
 
 
+def count_form_errors(fields: Any) -> int:
+    """How many messages a WTForms form shows next to its fields, rows of lists (FieldList of
+    FormField) included; the hidden CSRF token's are not next to any field."""
+    count = 0
+    for field in fields:
+        if field.type == "FieldList":
+            count += len(getattr(field, "list_errors", []))  # about the list as a whole
+            count += sum(count_form_errors(entry.form) for entry in field.entries)
+        elif field.type == "FormField":
+            count += count_form_errors(field.form)
+        elif field.type not in ("CSRFTokenField", "HiddenField"):
+            count += len(field.errors)
+    return count
+
+
 # --- service-level cleaners: API-named values in, clean values out, 422 DomainError otherwise ---
 # Shared by every domain that takes free-form JSON (events, challenges, …), so the rules and
 # the messages are the same everywhere.
@@ -88,6 +106,52 @@ LATEST_AHEAD = timedelta(days=3660)
 def invalid(message: Any, field_name: str | None = None) -> DomainError:
     """A 422 refusal naming the field at fault."""
     return DomainError(message, field=field_name, status=422)
+
+
+class FieldErrors:
+    """Collects the refusals of several fields so that one request hears about all of them.
+
+    Each `with errors.check():` block runs one field's cleaning; a DomainError naming a field
+    is kept (the first per field) and the work goes on; one naming no field stops everything.
+    `raise_if_any()` then raises the only refusal as it was, or ValidationErrors for several.
+    """
+
+    def __init__(self) -> None:
+        self.refusals: dict[str, DomainError] = {}
+
+    @contextmanager
+    def check(self, field_name: str | None = None) -> Iterator[None]:
+        try:
+            yield
+        except ValidationErrors as exc:
+            for name, message in exc.errors.items():
+                self.refusals.setdefault(name, invalid(message, name))
+        except DomainError as exc:
+            name = exc.field or field_name
+            if name is None:
+                raise
+            self.refusals.setdefault(name, exc)
+
+    def add(self, refusal: DomainError) -> None:
+        """Keep `refusal` (made with `invalid()` or DomainError naming its field)."""
+        self.refusals.setdefault(refusal.field or "", refusal)
+
+    def __contains__(self, field_name: str) -> bool:
+        return field_name in self.refusals
+
+    def __bool__(self) -> bool:
+        return bool(self.refusals)
+
+    def raise_if_any(self) -> None:
+        if len(self.refusals) == 1:
+            raise next(iter(self.refusals.values()))
+        if self.refusals:
+            raise ValidationErrors(
+                {name: refusal.message for name, refusal in self.refusals.items()},
+                lazy_ngettext(
+                    "Hay %(num)s campo por corregir.", "Hay %(num)s campos por corregir.", len(self.refusals)
+                ),
+            )
 
 
 def clean_text(value: Any, field_name: str, max_length: int, *, required: bool = False) -> str | None:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from core.api import ApiBlueprint, api_abort, api_user, auth_required
 from core.choices import MEXICAN_STATES, Sector
-from core.exceptions import DomainError
+from core.exceptions import DomainError, ValidationErrors
 from core.extensions import db
 from core.images import ALT_MAX_LENGTH, accepts_image_uploads
 from core.models import Institution
@@ -127,6 +127,42 @@ class EventInSchema(ma.Schema):
         validate=ma.validate.Length(max=20),
     )
     questions = ma.fields.List(ma.fields.Nested(QuestionInSchema), validate=ma.validate.Length(max=10))
+
+    @ma.validates_schema(skip_on_field_errors=False, pass_original=True)
+    def _rules_too(self, data, original, partial=None, **kwargs):
+        """When some fields are refused here, also name what the services would refuse in the
+        others (dates in order, a venue for an in-person event…): one 422 names every bad field."""
+        if not isinstance(original, dict):
+            return
+        refused = {name for name in original if name in self.fields and name not in data}
+        if not partial:
+            required = {name for name, field in self.fields.items() if field.required}
+            refused |= required - set(original)
+        if not refused:
+            return  # all well-formed: the service itself reports every rule at once
+        errors = _service_checks(data, partial=bool(partial))
+        others = {name: [str(message)] for name, message in errors.items() if name not in refused}
+        if others:
+            raise ma.ValidationError(others)
+
+
+def _service_checks(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
+    """What the services would refuse in `data`, for a caller allowed to write it; else nothing."""
+    from flask import request
+
+    user = api_user()
+    fields = {key: value for key, value in data.items() if key != "institution"}
+    if partial:
+        event = services.get_event((request.view_args or {}).get("event_id", 0))
+        if event is None or not can(user, "events.manage", event):
+            return {}
+        return services.check_event_data(user, event.institution, fields, event)
+    institution = db.session.execute(
+        select(Institution).where(Institution.slug == data.get("institution"))
+    ).scalar_one_or_none()
+    if institution is None or not can(user, "events.manage", institution):
+        return {}
+    return services.check_event_data(user, institution, fields)
 
 
 class EventPatchSchema(EventInSchema):
@@ -264,6 +300,13 @@ class EventListArgs(ma.Schema):
         validate=ma.validate.Length(max=200),
         metadata={"description": "Words to find in title, summary, topics or institution (accents ignored)."},
     )
+
+
+class DuplicateSchema(ma.Schema):
+    starts_at = ma.fields.DateTime(
+        required=True, metadata={"description": "Without offset: the event's zone."}
+    )
+    ends_at = ma.fields.DateTime(required=True)
 
 
 class CancelSchema(ma.Schema):
@@ -535,7 +578,10 @@ def _story_dict(story: SuccessStory) -> dict[str, Any]:
 
 
 def _domain_abort(exc: DomainError):
-    fields = {exc.field: [str(exc.message)]} if exc.field else None
+    if isinstance(exc, ValidationErrors):  # every bad field at once
+        fields = {name: [str(message)] for name, message in exc.errors.items()}
+    else:
+        fields = {exc.field: [str(exc.message)]} if exc.field else None
     api_abort(exc.status, str(exc.message), code=exc.code, fields=fields)
 
 
@@ -708,6 +754,23 @@ class Publish(MethodView):
         event = _managed_event_or_404(event_id)
         _run(services.publish_event, api_user(), event)
         return event_dict(services.get_event(event_id))
+
+
+@blp.route("/events/<id:event_id>/duplicate")
+class Duplicate(MethodView):
+    @blp.doc(security=SECURED)
+    @blp.arguments(DuplicateSchema)
+    @blp.response(201, EventSchema)
+    @auth_required
+    def post(self, payload, event_id: int):
+        """Copy an event to new dates as a new draft of the same institution (audited).
+
+        Everything but the dates is copied; the agenda and the registration window move with
+        the start. Registrations, attendance, outcome and commitments are not copied.
+        """
+        event = _managed_event_or_404(event_id)
+        copy = _run(services.duplicate_event, api_user(), event, payload["starts_at"], payload["ends_at"])
+        return event_dict(services.get_event(copy.id))
 
 
 @blp.route("/events/<id:event_id>/cancel")

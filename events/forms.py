@@ -1,8 +1,10 @@
-"""Forms of the events domain (labels in es-MX via Babel). Pages work without JavaScript:
-lists (agenda, datasets, questions) are typed one item per line."""
+"""Forms of the events domain (labels in es-MX via Babel). Lists (agenda, datasets, questions)
+are rows of fields: with JavaScript (static/js/rows.js) rows are added, removed and moved;
+without it the page offers the existing rows plus a few blank ones, and blank rows are skipped."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -12,7 +14,9 @@ from wtforms import (
     BooleanField,
     DateField,
     DateTimeLocalField,
+    FieldList,
     FloatField,
+    FormField,
     IntegerField,
     RadioField,
     SelectField,
@@ -21,16 +25,20 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional
+from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, ValidationError
 
 from core.choices import MEXICAN_STATES, SECTOR_LABELS
 from core.images import ALT_MAX_LENGTH, AltTextRequired, ImageUpload
 from core.timeutil import mexican_timezones
-from core.validation import SingleLine
+from core.validation import SingleLine, count_form_errors
 from events.models import CommitmentStatus, EventFormat, EventKind
 
 REQUIRED = _l("Este campo es obligatorio.")
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
+BLANK_ROWS = 3
+"""Blank rows offered after the existing ones (all a page without JavaScript can add at once)."""
+ROWS_READ = 200
+AGENDA_TIME = re.compile(r"(\d{4}-\d{2}-\d{2}[ T])?([01]?\d|2[0-3]):[0-5]\d")
 
 
 def options(pairs) -> list[SelectChoice]:
@@ -65,6 +73,145 @@ def _timezone_choices():
 
 def sector_field_name(sector: str) -> str:
     return f"seats_{sector}"
+
+
+# --- rows of list fields (FieldList of FormField) -----------------------------------------
+
+
+class RowForm(FlaskForm):
+    """One row of a list; a row left blank is skipped, so blank rows cost nothing."""
+
+    class Meta:
+        csrf = False
+
+    def is_blank(self) -> bool:
+        return not any((field.data or "").strip() for field in self if isinstance(field.data, str))
+
+    def validate(self, extra_validators=None) -> bool:
+        if self.is_blank():
+            return True
+        return super().validate(extra_validators)
+
+
+class AgendaRowForm(RowForm):
+    # No Optional(): it would stop the chain before the checks below (a row half filled).
+    time = StringField(_l("Hora"), validators=[SingleLine(), Length(max=20)])
+    title = StringField(_l("Tema"), validators=[SingleLine(), Length(max=300)])
+    speaker = StringField(
+        _l("Quién lo presenta (opcional)"), validators=[Optional(), SingleLine(), Length(max=200)]
+    )
+
+    def validate_time(self, field) -> None:
+        if not (field.data or "").strip():
+            raise ValidationError(_l("Escribe la hora de este punto, p. ej. 10:00."))
+        if not AGENDA_TIME.fullmatch(field.data.strip()):
+            raise ValidationError(_l("Escribe la hora como HH:MM, p. ej. 10:00."))
+
+    def validate_title(self, field) -> None:
+        if not (field.data or "").strip():
+            raise ValidationError(_l("Escribe el tema de este punto."))
+
+
+class DatasetRowForm(RowForm):
+    title = StringField(
+        _l("Título del conjunto de datos"), validators=[Optional(), SingleLine(), Length(max=300)]
+    )
+    url = StringField(_l("Dirección web"), validators=[SingleLine(), Length(max=500)])
+
+    def validate_url(self, field) -> None:
+        if not (field.data or "").strip():
+            raise ValidationError(_l("Escribe la dirección web del conjunto de datos."))
+        URL(message=_l("Escribe una dirección web completa, con https://."))(self, field)
+
+
+class QuestionRowForm(RowForm):
+    prompt = StringField(_l("Pregunta"), validators=[SingleLine(), Length(max=300)])
+    choices = TextAreaField(
+        _l("Opciones (opcional)"),
+        validators=[Optional(), SingleLine(one_item_per_line=True), Length(max=2500)],
+        description=_l("Una por línea para una pregunta de opción única; vacío: respuesta libre."),
+    )
+    required = BooleanField(_l("Respuesta obligatoria"))
+
+    def is_blank(self) -> bool:
+        return not (self.prompt.data or "").strip() and not (self.choices.data or "").strip()
+
+    def validate_prompt(self, field) -> None:
+        if not (field.data or "").strip():
+            raise ValidationError(_l("Escribe el texto de la pregunta."))
+
+    def validate_choices(self, field) -> None:
+        choices = choice_lines(field.data)
+        if choices and (not 2 <= len(choices) <= 20 or len(set(choices)) != len(choices)):
+            raise ValidationError(_l("Una pregunta de opción única necesita de 2 a 20 opciones distintas."))
+
+
+def choice_lines(text: str | None) -> list[str]:
+    """The options of a question typed one per line, trimmed, blanks skipped."""
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def row_list(form_class, label) -> FieldList:
+    """A list of rows; `pad_rows` adds the blank ones before the page is shown. How many rows
+    count is the services' rule (e.g. 60 agenda points); the cap here only bounds the work."""
+    return FieldList(FormField(form_class), label=label, min_entries=0, max_entries=ROWS_READ)
+
+
+def pad_rows(form: FlaskForm, blank: int = BLANK_ROWS) -> FlaskForm:
+    """End every list of `form` with `blank` empty rows (what a page without JavaScript can
+    add at once); rows already there keep their data and errors."""
+    for field in form:
+        if isinstance(field, FieldList):
+            trailing = 0
+            for entry in reversed(field.entries):
+                if not entry.form.is_blank():
+                    break
+                trailing += 1
+            for _ in range(blank - trailing):
+                field.append_entry()
+    return form
+
+
+def has_errors(form: FlaskForm) -> bool:
+    """Whether the page shows any error (a row's, a list's or a field's)."""
+    return count_form_errors(form) > 0
+
+
+def filled_rows(field_list: FieldList) -> list[dict[str, Any]]:
+    """The rows someone filled in, in the order shown."""
+    return [entry.data for entry in field_list.entries if not entry.form.is_blank()]
+
+
+def _text(row: dict[str, Any], name: str) -> str:
+    """A row's text, trimmed ("" when the field was not sent at all)."""
+    return (row.get(name) or "").strip()
+
+
+def agenda_rows(field_list: FieldList) -> list[dict[str, Any]]:
+    """Agenda rows as the services take them (HH:MM on the first day, or a full local time)."""
+    return [
+        {"time": _text(row, "time"), "title": _text(row, "title"), "speaker": _text(row, "speaker") or None}
+        for row in filled_rows(field_list)
+    ]
+
+
+def dataset_rows(field_list: FieldList) -> list[dict[str, str]]:
+    return [{"title": _text(row, "title"), "url": _text(row, "url")} for row in filled_rows(field_list)]
+
+
+def question_rows(field_list: FieldList) -> list[dict[str, Any]]:
+    questions = []
+    for row in filled_rows(field_list):
+        choices = choice_lines(row.get("choices"))
+        questions.append(
+            {
+                "kind": "single_choice" if choices else "short_text",
+                "prompt": _text(row, "prompt"),
+                "choices": choices,
+                "required": bool(row.get("required")),
+            }
+        )
+    return questions
 
 
 class EventForm(FlaskForm):
@@ -161,26 +308,9 @@ class EventForm(FlaskForm):
         default="1440, 60",
         description=_l("Separados por comas; 1440 = 24 horas, 60 = una hora."),
     )
-    agenda = TextAreaField(
-        _l("Agenda"),
-        validators=[Optional(), SingleLine(one_item_per_line=True), Length(max=10000)],
-        description=_l(
-            "Un punto por línea: «10:00 | Bienvenida | Nombre de quien habla» (la persona es opcional)."
-        ),
-    )
-    datasets = TextAreaField(
-        _l("Conjuntos de datos"),
-        validators=[Optional(), SingleLine(one_item_per_line=True), Length(max=10000)],
-        description=_l("Uno por línea: «Título | https://datos.gob.mx/…»."),
-    )
-    questions = TextAreaField(
-        _l("Preguntas de registro"),
-        validators=[Optional(), SingleLine(one_item_per_line=True), Length(max=5000)],
-        description=_l(
-            "Una por línea. Para opción única agrega las opciones con «|»: «¿Tu nivel? | Básico | Avanzado». "
-            "Empieza con * si la respuesta es obligatoria."
-        ),
-    )
+    agenda = row_list(AgendaRowForm, _l("Agenda"))
+    datasets = row_list(DatasetRowForm, _l("Conjuntos de datos"))
+    questions = row_list(QuestionRowForm, _l("Preguntas de registro"))
 
 
 for _sector, _label in SECTOR_LABELS.items():
@@ -214,6 +344,19 @@ class RescheduleForm(FlaskForm):
     )
     ends_at = DateTimeLocalField(
         _l("Nuevo fin"),
+        format=DATETIME_FORMAT,
+        validators=[DataRequired(_l("Escribe una fecha y hora válidas."))],
+    )
+
+
+class DuplicateForm(FlaskForm):
+    starts_at = DateTimeLocalField(
+        _l("Empieza"),
+        format=DATETIME_FORMAT,
+        validators=[DataRequired(_l("Escribe una fecha y hora válidas."))],
+    )
+    ends_at = DateTimeLocalField(
+        _l("Termina"),
         format=DATETIME_FORMAT,
         validators=[DataRequired(_l("Escribe una fecha y hora válidas."))],
     )
@@ -259,16 +402,8 @@ class OutcomeForm(FlaskForm):
         validators=[Optional(), Length(max=50000)],
         description=_l("Lo que se discutió y decidió. Puedes usar Markdown."),
     )
-    datasets_published = TextAreaField(
-        _l("Conjuntos de datos publicados como resultado"),
-        validators=[Optional(), SingleLine(one_item_per_line=True), Length(max=10000)],
-        description=_l("Uno por línea: «Título | https://…»."),
-    )
-    datasets_requested = TextAreaField(
-        _l("Conjuntos de datos solicitados"),
-        validators=[Optional(), SingleLine(one_item_per_line=True), Length(max=10000)],
-        description=_l("Uno por línea: «Título | https://…»."),
-    )
+    datasets_published = row_list(DatasetRowForm, _l("Conjuntos de datos publicados como resultado"))
+    datasets_requested = row_list(DatasetRowForm, _l("Conjuntos de datos solicitados"))
 
 
 class CommitmentForm(FlaskForm):
@@ -303,11 +438,7 @@ class StoryForm(FlaskForm):
         validators=[DataRequired(REQUIRED), Length(max=50000)],
         description=_l("Qué se logró y para quién. Puedes usar Markdown."),
     )
-    datasets = TextAreaField(
-        _l("Conjuntos de datos de la historia"),
-        validators=[Optional(), SingleLine(one_item_per_line=True), Length(max=10000)],
-        description=_l("Uno por línea: «Título | https://…»."),
-    )
+    datasets = row_list(DatasetRowForm, _l("Conjuntos de datos de la historia"))
     image = FileField(
         _l("Añadir una imagen (opcional)"),
         validators=[ImageUpload()],
@@ -348,74 +479,22 @@ def registration_form(questions) -> FlaskForm:
     return RegistrationForm()
 
 
-# --- list fields typed one item per line -------------------------------------------------
-
-
-def parse_lines(text: str | None) -> list[list[str]]:
-    """Non-empty lines split on «|», trimmed."""
+def agenda_data(event, to_local) -> list[dict[str, Any]]:
+    """An event's agenda as rows: HH:MM on its first (local) day, date and time on the others."""
     rows = []
-    for line in (text or "").splitlines():
-        if line.strip():
-            rows.append([part.strip() for part in line.split("|")])
-    return rows
-
-
-def parse_agenda(text: str | None) -> list[dict[str, Any]]:
-    return [
-        {
-            "time": parts[0],
-            "title": parts[1] if len(parts) > 1 else "",
-            "speaker": parts[2] if len(parts) > 2 else None,
-        }
-        for parts in parse_lines(text)
-    ]
-
-
-def parse_datasets(text: str | None) -> list[dict[str, str]]:
-    datasets = []
-    for parts in parse_lines(text):
-        if len(parts) == 1:
-            datasets.append({"title": "", "url": parts[0]})
-        else:
-            datasets.append({"title": parts[0], "url": parts[-1]})
-    return datasets
-
-
-def parse_questions(text: str | None) -> list[dict[str, Any]]:
-    questions = []
-    for parts in parse_lines(text):
-        prompt = parts[0]
-        required = prompt.startswith("*")
-        prompt = prompt.lstrip("*").strip()
-        choices = [c for c in parts[1:] if c]
-        questions.append(
-            {
-                "kind": "single_choice" if choices else "short_text",
-                "prompt": prompt,
-                "choices": choices,
-                "required": required,
-            }
-        )
-    return questions
-
-
-def format_agenda(event, to_local) -> str:
-    lines = []
     local_day = to_local(event.starts_at).date()
     for item in event.agenda:
         local = to_local(item.starts_at)
         when = local.strftime("%H:%M") if local.date() == local_day else local.strftime("%Y-%m-%d %H:%M")
-        lines.append(" | ".join(part for part in (when, item.title, item.speaker or "") if part))
-    return "\n".join(lines)
+        rows.append({"time": when, "title": item.title, "speaker": item.speaker or ""})
+    return rows
 
 
-def format_datasets(datasets) -> str:
-    return "\n".join(f"{d.title} | {d.url}" for d in datasets)
+def dataset_data(datasets) -> list[dict[str, str]]:
+    return [{"title": d.title, "url": d.url} for d in datasets]
 
 
-def format_questions(questions) -> str:
-    lines = []
-    for q in questions:
-        head = ("*" if q.required else "") + q.prompt
-        lines.append(" | ".join([head, *q.choices]) if q.choices else head)
-    return "\n".join(lines)
+def question_data(questions) -> list[dict[str, Any]]:
+    return [
+        {"prompt": q.prompt, "choices": "\n".join(q.choices or []), "required": q.required} for q in questions
+    ]

@@ -11,10 +11,11 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.routing import BuildError
+from wtforms import FieldList
 
 from core import audit
 from core.choices import MEXICAN_STATES, SECTOR_LABELS
-from core.exceptions import DomainError
+from core.exceptions import DomainError, ValidationErrors
 from core.extensions import db
 from core.images import accepts_image_uploads
 from core.models import Institution
@@ -51,12 +52,42 @@ def _labels() -> dict[str, Any]:
     }
 
 
+# Services name fields as the API does; these are the form fields that hold them.
+FORM_FIELD_OF = {
+    "reminder_offsets_minutes": "reminder_offsets",
+    "sector_seats": forms.sector_field_name(str(next(iter(SECTOR_LABELS)))),
+    "attendance_count": "attendance",
+}
+
+
+def _attach_error(form, field_name: str | None, message: Any) -> bool:
+    """Put `message` next to its field (a list's under the list); whether the form had it."""
+    name = FORM_FIELD_OF.get(field_name or "", field_name)
+    if form is None or not name or name not in form:
+        return False
+    field = form[name]
+    if isinstance(field, FieldList):
+        field.list_errors = [*getattr(field, "list_errors", []), str(message)]
+    elif str(message) not in [str(m) for m in field.errors]:
+        field.errors = [*field.errors, str(message)]
+    return True
+
+
 def show_domain_error(form, exc: DomainError) -> None:
-    """Attach a service refusal to its form field, or flash it."""
-    if form is not None and exc.field and exc.field in form:
-        form[exc.field].errors = [*form[exc.field].errors, str(exc.message)]
-    else:
-        flash(str(exc.message), "error")
+    """Attach a service refusal (each of them, for ValidationErrors) to its form field, or flash it."""
+    refusals = exc.errors if isinstance(exc, ValidationErrors) else {exc.field: exc.message}
+    for field_name, message in refusals.items():
+        if not _attach_error(form, field_name, message):
+            flash(str(message), "error")
+
+
+def show_service_checks(form, errors: dict[str, Any]) -> None:
+    """Add what the services would also refuse to the form's own errors (fields that already
+    have an error keep theirs): every mistake is reported in one submission."""
+    for field_name, message in errors.items():
+        name = FORM_FIELD_OF.get(field_name, field_name)
+        if name in form and not form[name].errors and not getattr(form[name], "list_errors", None):
+            _attach_error(form, field_name, message)
 
 
 def _event_or_404(event_id: int) -> Event:
@@ -253,15 +284,27 @@ def register(event_id: int):
     return render_template("events/register.html", event=event, form=form), 422 if form.errors else 200
 
 
-@bp.post("/events/<id:event_id>/registration/cancel")
+@bp.route("/events/<id:event_id>/registration/cancel", methods=["GET", "POST"])
 @login_required
 def cancel_registration(event_id: int):
-    """Give up my place (until the start)."""
+    """Give up my place (until the start), after a step that says what happens to it."""
     event = _event_or_404(event_id)
     registration = services.registration_for(current_user, event)
     if registration is None:
         flash(_("No tienes un registro activo en esta actividad."), "info")
-    elif forms.ConfirmForm().validate_on_submit():
+        return redirect(url_for("events.detail", event_id=event_id))
+    form = forms.ConfirmForm()
+    if request.method == "GET":
+        return render_template(
+            "core/confirm.html",
+            heading=_("¿Cancelar tu registro en «%(title)s»?", title=event.title),
+            consequences=_registration_cancel_consequences(event, registration),
+            action=url_for("events.cancel_registration", event_id=event_id),
+            form=form,
+            confirm_label=_("Sí, cancelar mi registro"),
+            back_url=url_for("events.detail", event_id=event_id),
+        )
+    if form.validate_on_submit():
         try:
             services.cancel_registration(current_user, registration)
         except DomainError as exc:
@@ -269,6 +312,30 @@ def cancel_registration(event_id: int):
         else:
             flash(_("Cancelaste tu registro."), "success")
     return redirect(url_for("events.detail", event_id=event_id))
+
+
+def _registration_cancel_consequences(event: Event, registration) -> list[str]:
+    """What giving up this registration does, in the words the person reads before confirming."""
+    if registration.status == RegistrationStatus.waitlisted:
+        said = [
+            _(
+                "Saldrás de la lista de espera (hoy tienes el lugar %(n)s).",
+                n=services.waitlist_position(registration),
+            )
+        ]
+    elif services.seat_counts(event.id).waitlisted:
+        said = [
+            _("Tu código %(code)s dejará de valer.", code=registration.code),
+            _("Tu lugar pasará a la primera persona en lista de espera; le avisaremos por correo."),
+        ]
+    else:
+        said = [
+            _("Tu código %(code)s dejará de valer.", code=registration.code),
+            _("Tu lugar quedará libre para alguien más."),
+        ]
+    said.append(_("Ya no te enviaremos recordatorios de esta actividad."))
+    said.append(_("Podrás volver a registrarte mientras haya lugar y el registro siga abierto."))
+    return said
 
 
 @bp.get("/events/mine")
@@ -341,9 +408,9 @@ def _event_payload(form: forms.EventForm) -> dict[str, Any]:
         "cohosts": form.cohosts.data or [],
         "reminder_offsets_minutes": form.reminder_offsets.data or "",
         "sector_seats": seats,
-        "agenda": forms.parse_agenda(form.agenda.data),
-        "datasets": forms.parse_datasets(form.datasets.data),
-        "questions": forms.parse_questions(form.questions.data),
+        "agenda": forms.agenda_rows(form.agenda),
+        "datasets": forms.dataset_rows(form.datasets),
+        "questions": forms.question_rows(form.questions),
     }
 
 
@@ -351,6 +418,14 @@ def _event_form_choices(form: forms.EventForm, institutions: list[Institution]) 
     form.institution.choices = forms.options((i.slug, i.display_name) for i in institutions)
     everyone = db.session.execute(select(Institution).order_by(Institution.name)).scalars()
     form.cohosts.choices = forms.options((i.slug, i.display_name) for i in everyone)
+
+
+def _event_form_page(form: forms.EventForm, event: Event | None):
+    """The event form (with blank rows to add to its lists), 422 when it has errors."""
+    page = render_template(
+        "events/form.html", form=forms.pad_rows(form), event=event, sector_labels=SECTOR_LABELS
+    )
+    return page, 422 if forms.has_errors(form) else 200
 
 
 @bp.route("/events/new", methods=["GET", "POST"])
@@ -381,9 +456,10 @@ def new_event():
                 _("Guardamos «%(title)s» como borrador. Revísalo y publícalo.", title=event.title), "success"
             )
             return redirect(url_for("events.detail", event_id=event.id))
-    return render_template("events/form.html", form=form, event=None, sector_labels=SECTOR_LABELS), (
-        422 if form.errors else 200
-    )
+    elif form.is_submitted() and "csrf_token" not in form.errors:
+        institution = next((i for i in institutions if i.slug == form.institution.data), institutions[0])
+        show_service_checks(form, services.check_event_data(current_user, institution, _event_payload(form)))
+    return _event_form_page(form, None)
 
 
 def _save_cover(form: forms.EventForm, event: Event) -> None:
@@ -434,9 +510,9 @@ def edit_event(event_id: int):
                 "academic_partner": event.academic_partner,
                 "cohosts": [c.institution.slug for c in event.cohosts],
                 "reminder_offsets": ", ".join(str(m) for m in event.reminder_offsets or []),
-                "agenda": forms.format_agenda(event, lambda value: to_zone(value, zone)),
-                "datasets": forms.format_datasets(event.datasets_for("linked")),
-                "questions": forms.format_questions(event.questions),
+                "agenda": forms.agenda_data(event, lambda value: to_zone(value, zone)),
+                "datasets": forms.dataset_data(event.datasets_for("linked")),
+                "questions": forms.question_data(event.questions),
                 **{forms.sector_field_name(s): n for s, n in event.seats_by_sector.items()},
             }
         )
@@ -452,9 +528,10 @@ def edit_event(event_id: int):
         else:
             flash(_("Guardamos los cambios."), "success")
             return redirect(url_for("events.detail", event_id=event.id))
-    return render_template("events/form.html", form=form, event=event, sector_labels=SECTOR_LABELS), (
-        422 if form.errors else 200
-    )
+    elif form.is_submitted() and "csrf_token" not in form.errors:
+        payload = _event_payload(form)
+        show_service_checks(form, services.check_event_data(current_user, event.institution, payload, event))
+    return _event_form_page(form, event)
 
 
 @bp.post("/events/<id:event_id>/publish")
@@ -518,7 +595,34 @@ def cancel(event_id: int):
         else:
             flash(_("Cancelaste la actividad y avisamos a las personas registradas."), "success")
             return redirect(url_for("events.detail", event_id=event_id))
-    return render_template("events/cancel.html", form=form, event=event), 422 if form.errors else 200
+    return render_template(
+        "events/cancel.html", form=form, event=event, counts=services.seat_counts(event.id)
+    ), 422 if form.errors else 200
+
+
+@bp.route("/events/<id:event_id>/duplicate", methods=["GET", "POST"])
+@login_required
+def duplicate(event_id: int):
+    """Copy an event to new dates as a new draft, then show the copy's form to review it."""
+    event = _managed_event(event_id)
+    form = forms.DuplicateForm()
+    if form.validate_on_submit():
+        try:
+            copy = services.duplicate_event(current_user, event, form.starts_at.data, form.ends_at.data)
+        except DomainError as exc:
+            db.session.rollback()
+            show_domain_error(form, exc)
+        else:
+            flash(
+                _(
+                    "Creamos una copia de «%(title)s» como borrador con las fechas nuevas. "
+                    "Revisa lo copiado y publícala cuando esté lista.",
+                    title=copy.title,
+                ),
+                "success",
+            )
+            return redirect(url_for("events.edit_event", event_id=copy.id))
+    return render_template("events/duplicate.html", form=form, event=event), 422 if form.errors else 200
 
 
 @bp.route("/events/<id:event_id>/delete", methods=["GET", "POST"])
@@ -711,21 +815,48 @@ def _commitment_form(event: Event) -> forms.CommitmentForm:
     return form
 
 
+def _outcome_open(event: Event) -> bool:
+    """Whether the outcome can be recorded: the event has started (a concluded one has)."""
+    return event.status == EventStatus.completed or (
+        event.status == EventStatus.published and event.starts_at <= utcnow()
+    )
+
+
+bp.add_app_template_global(_outcome_open, "outcome_open")
+
+
+def _outcome_page(event: Event, form: forms.OutcomeForm, commitment_form: forms.CommitmentForm):
+    """The outcome page: attendance, minutes and datasets, then the commitments (422 on errors)."""
+    return render_template(
+        "events/outcome.html",
+        event=event,
+        form=forms.pad_rows(form),
+        attendance=services.attendance(event),
+        commitment_form=commitment_form,
+        commitments=services.public_commitments(event),
+        status_form=forms.CommitmentStatusForm(),
+        story=services.story_of(event),
+        **_labels(),
+    ), 422 if forms.has_errors(form) or forms.has_errors(commitment_form) else 200
+
+
 @bp.route("/events/<id:event_id>/outcome", methods=["GET", "POST"])
 @login_required
 def outcome(event_id: int):
-    """Record attendance, minutes, datasets and commitments after the event."""
+    """Record attendance, minutes, datasets and commitments once the event has started."""
     event = _managed_event(event_id)
+    if not _outcome_open(event):
+        flash(_("El resultado y los acuerdos se registran una vez que la actividad empezó."), "info")
+        return redirect(url_for("events.detail", event_id=event.id))
     form = forms.OutcomeForm()
-    present = services.attendance(event)
     if request.method == "GET":
         if event.outcome is not None:
             form.attendance.data = event.outcome.attendance
             form.minutes.data = event.outcome.minutes
         else:
-            form.attendance.data = present.present
-        form.datasets_published.data = forms.format_datasets(event.datasets_for("published"))
-        form.datasets_requested.data = forms.format_datasets(event.datasets_for("requested"))
+            form.attendance.data = services.attendance(event).present
+        form.datasets_published.process(None, forms.dataset_data(event.datasets_for("published")))
+        form.datasets_requested.process(None, forms.dataset_data(event.datasets_for("requested")))
     if form.validate_on_submit():
         try:
             services.record_outcome(
@@ -733,8 +864,8 @@ def outcome(event_id: int):
                 event,
                 attendance_count=form.attendance.data,
                 minutes=form.minutes.data,
-                published_datasets=forms.parse_datasets(form.datasets_published.data),
-                requested_datasets=forms.parse_datasets(form.datasets_requested.data),
+                published_datasets=forms.dataset_rows(form.datasets_published),
+                requested_datasets=forms.dataset_rows(form.datasets_requested),
             )
         except DomainError as exc:
             db.session.rollback()
@@ -742,23 +873,13 @@ def outcome(event_id: int):
         else:
             flash(_("Guardamos el resultado de la actividad."), "success")
             return redirect(url_for("events.outcome", event_id=event_id))
-    return render_template(
-        "events/outcome.html",
-        event=event,
-        form=form,
-        attendance=present,
-        commitment_form=_commitment_form(event),
-        commitments=services.public_commitments(event),
-        status_form=forms.CommitmentStatusForm(),
-        story=services.story_of(event),
-        **_labels(),
-    ), 422 if form.errors else 200
+    return _outcome_page(event, form, _commitment_form(event))
 
 
 @bp.post("/events/<id:event_id>/commitments")
 @login_required
 def add_commitment(event_id: int):
-    """Add a commitment (acuerdo)."""
+    """Add a commitment (acuerdo); on any error the outcome page comes back with what was typed."""
     event = _managed_event(event_id)
     form = _commitment_form(event)
     if form.validate_on_submit():
@@ -776,12 +897,21 @@ def add_commitment(event_id: int):
             )
         except DomainError as exc:
             db.session.rollback()
-            flash(str(exc.message), "error")
+            show_domain_error(form, exc)
+            if not form.errors:  # a refusal about the event, not a field: nothing to correct here
+                return redirect(url_for("events.outcome", event_id=event_id) + "#commitments")
         else:
             flash(_("Agregamos el acuerdo."), "success")
-    else:
-        flash(_("Revisa el acuerdo: el texto es obligatorio y la fecha debe ser válida."), "error")
-    return redirect(url_for("events.outcome", event_id=event_id) + "#commitments")
+            return redirect(url_for("events.outcome", event_id=event_id) + "#commitments")
+    elif "csrf_token" in form.errors:
+        flash(_("El formulario caducó; vuelve a intentarlo."), "error")
+    outcome_form = forms.OutcomeForm(formdata=None)
+    if event.outcome is not None:
+        outcome_form.attendance.data = event.outcome.attendance
+        outcome_form.minutes.data = event.outcome.minutes
+    outcome_form.datasets_published.process(None, forms.dataset_data(event.datasets_for("published")))
+    outcome_form.datasets_requested.process(None, forms.dataset_data(event.datasets_for("requested")))
+    return _outcome_page(event, outcome_form, form)
 
 
 @bp.post("/events/<id:event_id>/commitments/<id:commitment_id>")
@@ -809,7 +939,7 @@ def edit_story(event_id: int):
     if request.method == "GET" and story is not None:
         form.title.data = story.title
         form.body.data = story.body
-        form.datasets.data = forms.format_datasets(story.datasets)
+        form.datasets.process(None, forms.dataset_data(story.datasets))
         form.publish.data = story.published_at is not None
     if form.validate_on_submit():
         body = form.body.data
@@ -824,7 +954,7 @@ def edit_story(event_id: int):
                 event,
                 title=form.title.data,
                 body=body,
-                datasets=forms.parse_datasets(form.datasets.data),
+                datasets=forms.dataset_rows(form.datasets),
                 publish=form.publish.data,
                 story=story,
             )
@@ -851,8 +981,8 @@ def edit_story(event_id: int):
             )
             return redirect(url_for("events.story", story_id=story.id))
     return render_template(
-        "events/story_form.html", event=event, story=story, form=form
-    ), 422 if form.errors else 200
+        "events/story_form.html", event=event, story=story, form=forms.pad_rows(form)
+    ), 422 if forms.has_errors(form) else 200
 
 
 # --- stories --------------------------------------------------------------------------------------
@@ -893,6 +1023,7 @@ accepts_image_uploads("events.new_event", "events.edit_event", "events.edit_stor
 audit.describe_actions(
     {
         "event.create": _l("creó la actividad"),
+        "event.duplicate": _l("creó la actividad como copia de otra"),
         "event.update": _l("editó la actividad"),
         "event.publish": _l("publicó la actividad"),
         "event.reschedule": _l("cambió la fecha de la actividad"),

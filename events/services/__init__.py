@@ -88,11 +88,13 @@ from events.services.consent import (  # noqa: F401
     get_cohost,
     visible_cohosts,
 )
+from events.services.duplication import duplicate_event  # noqa: F401
 from events.services.editing import (  # noqa: F401
     CALENDAR_FIELDS,
     EVENT_FIELDS,
     TRANSITIONS,
     cancel_event,
+    check_event_data,
     complete_event,
     create_event,
     delete_draft,

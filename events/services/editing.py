@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -15,12 +15,12 @@ from sqlalchemy import select
 
 from core import audit
 from core.choices import MEXICAN_STATES, Sector
-from core.exceptions import DomainError
+from core.exceptions import DomainError, ValidationErrors
 from core.extensions import db
 from core.images import prune_images
 from core.models import Institution, User
 from core.timeutil import is_valid_timezone, to_zone, utcnow
-from core.validation import as_utc, clean_url
+from core.validation import FieldErrors, as_utc, clean_url
 from core.validation import clean_text as _clean_text
 from core.validation import invalid as _invalid
 from events import reminders, search
@@ -272,151 +272,200 @@ def _apply_fields(
 ) -> set[str]:
     """Validate `data` (API names) and write it on `event`; returns the names that changed.
 
-    Co-hosts named for the first time are appended to `named` (their consent is asked
-    once the event has an id).
+    Every field is checked even after one is refused, so the caller hears about all of them
+    at once (ValidationErrors; a single refusal is raised as it was). Co-hosts named for the
+    first time are appended to `named` (their consent is asked once the event has an id).
     """
     changed: set[str] = set()
+    errors = FieldErrors()
 
     def put(name: str, attribute: str, value: Any) -> None:
         if getattr(event, attribute) != value:
             setattr(event, attribute, value)
             changed.add(name)
 
-    if "kind" in data:
-        kind = data["kind"]
-        if kind not in EventKind.__members__:
-            raise _invalid(_l("Elige un tipo de actividad de la lista."), "kind")
-        if not creating and event.status != EventStatus.draft and kind != event.kind:
-            raise DomainError(_l("El tipo de actividad solo se cambia en borrador."), field="kind")
-        put("kind", "kind", EventKind(kind))
-    if "title" in data:
-        put("title", "title", _clean_text(data["title"], "title", 200, required=True))
-    if "summary" in data:
-        put("summary", "summary", _clean_text(data["summary"], "summary", 500) or "")
-    if "description" in data:
-        put("description", "description", _clean_text(data["description"], "description", 20000) or "")
-    if "topics" in data:
-        put("topics", "topics", _clean_topics(data["topics"]))
-    if "format" in data:
-        if data["format"] not in EventFormat.__members__:
-            raise _invalid(_l("Elige una modalidad de la lista."), "format")
-        put("format", "format", EventFormat(data["format"]))
-    for name, limit in (("venue", 200), ("address", 500), ("academic_partner", 200)):
-        if name in data:
-            put(name, name, _clean_text(data[name], name, limit))
-    if "state" in data:
-        state = _clean_text(data["state"], "state", 64)
-        if state is not None and state not in MEXICAN_STATES:
-            raise _invalid(_l("Elige una entidad federativa de la lista."), "state")
-        put("state", "state", state)
-    for name, low, high in (("latitude", -90, 90), ("longitude", -180, 180)):
-        if name in data:
-            raw = data[name]
-            value = None
-            if raw not in (None, ""):
-                try:
-                    value = float(raw)
-                except (TypeError, ValueError):
-                    raise _invalid(_l("Escribe una coordenada válida."), name) from None
-                if not low <= value <= high or math.isnan(value):
-                    raise _invalid(_l("Escribe una coordenada válida."), name)
-            put(name, name, value)
-    if "online_url" in data:
-        put("online_url", "online_url", clean_url(data["online_url"], "online_url"))
-    if data.get("timezone"):
-        if not is_valid_timezone(data["timezone"]):
-            raise _invalid(_l("Elige una zona horaria válida."), "timezone")
-        put("timezone", "timezone", data["timezone"])
-    zone = event.timezone
-    for name in ("starts_at", "ends_at", "registration_opens_at", "registration_closes_at"):
-        if name in data:
-            value = as_utc(data[name], zone, name)
-            if value is None and name in ("starts_at", "ends_at"):
-                raise _invalid(_l("Este campo es obligatorio."), name)
-            put(name, name, value)
-    if "capacity" in data:
-        capacity = data["capacity"]
-        if capacity in ("", None):
-            capacity = None
-        else:
-            try:
-                capacity = int(capacity)
-            except (TypeError, ValueError):
-                raise _invalid(_l("El cupo debe ser un número entero."), "capacity") from None
-            if not 1 <= capacity <= 1_000_000:
-                raise _invalid(_l("El cupo debe ser al menos 1 (déjalo vacío si no hay límite)."), "capacity")
-        put("capacity", "capacity", capacity)
-    if "waitlist" in data:
-        put("waitlist", "waitlist_enabled", bool(data["waitlist"]))
-    if "reminder_offsets_minutes" in data:
-        put("reminder_offsets_minutes", "reminder_offsets", _clean_offsets(data["reminder_offsets_minutes"]))
-    if "sector_seats" in data:
-        seats = _clean_sector_seats(data["sector_seats"])
-        if seats != event.seats_by_sector:
-            existing = {str(row.sector): row for row in event.sector_seats}
-            for sector, row in existing.items():
-                if sector not in seats:
-                    event.sector_seats.remove(row)
-            for sector, number in seats.items():
-                if sector in existing:
-                    existing[sector].seats = number
-                else:
-                    event.sector_seats.append(SectorSeats(sector=sector, seats=number))
-            changed.add("sector_seats")
-    if "cohosts" in data:
-        cohosts = [
-            i for i in _institutions_by_slug(data["cohosts"], "cohosts") if i.id != event.institution_id
-        ]
-        if len(cohosts) > 20:
-            raise _invalid(_l("Nombra hasta 20 instituciones co-organizadoras."), "cohosts")
-        if _sync_cohosts(event, cohosts, actor, named if named is not None else []):
-            changed.add("cohosts")
-    if "datasets" in data:
-        datasets = _clean_datasets(data["datasets"])
-        current = [(d.title, d.url) for d in event.datasets_for(DatasetRelation.linked)]
-        if current != datasets:
-            for row in event.datasets_for(DatasetRelation.linked):
-                event.datasets.remove(row)
-            event.datasets.extend(
-                EventDataset(relation=DatasetRelation.linked, title=title, url=url) for title, url in datasets
-            )
-            changed.add("datasets")
-    if "questions" in data:
-        questions = _clean_questions(data["questions"])
-        current = [
-            {
-                "kind": str(q.kind),
-                "prompt": q.prompt,
-                "choices": list(q.choices or []),
-                "required": q.required,
-            }
-            for q in event.questions
-        ]
-        if current != questions:
-            if not creating and _has_registrations(event):
-                raise DomainError(
-                    _l("Las preguntas de registro no se pueden cambiar cuando ya hay personas registradas."),
-                    field="questions",
+    # Nothing reaches the database before every field is judged: a half-applied edit (an end
+    # before the start) would trip the table's constraints on an autoflush.
+    writes: list[Callable[[], None]] = []
+    with db.session.no_autoflush:
+        if "kind" in data:
+            with errors.check("kind"):
+                kind = data["kind"]
+                if kind not in EventKind.__members__:
+                    raise _invalid(_l("Elige un tipo de actividad de la lista."), "kind")
+                if not creating and event.status != EventStatus.draft and kind != event.kind:
+                    raise DomainError(_l("El tipo de actividad solo se cambia en borrador."), field="kind")
+                put("kind", "kind", EventKind(kind))
+        if "title" in data:
+            with errors.check("title"):
+                put("title", "title", _clean_text(data["title"], "title", 200, required=True))
+        if "summary" in data:
+            with errors.check("summary"):
+                put("summary", "summary", _clean_text(data["summary"], "summary", 500) or "")
+        if "description" in data:
+            with errors.check("description"):
+                put(
+                    "description", "description", _clean_text(data["description"], "description", 20000) or ""
                 )
-            event.questions.clear()
-            db.session.flush()
-            event.questions.extend(
-                RegistrationQuestion(position=n, **question) for n, question in enumerate(questions)
-            )
-            changed.add("questions")
-    if "agenda" in data:
-        agenda = _clean_agenda(data["agenda"], event.starts_at, event.timezone) if event.starts_at else []
-        current_agenda = [(a.starts_at, a.title, a.speaker) for a in event.agenda]
-        if current_agenda != agenda:
-            event.agenda.clear()
-            db.session.flush()
-            event.agenda.extend(
-                AgendaItem(position=n, starts_at=moment, title=title, speaker=speaker)
-                for n, (moment, title, speaker) in enumerate(agenda)
-            )
-            changed.add("agenda")
-    _check_consistency(event)
+        if "topics" in data:
+            with errors.check("topics"):
+                put("topics", "topics", _clean_topics(data["topics"]))
+        if "format" in data:
+            with errors.check("format"):
+                if data["format"] not in EventFormat.__members__:
+                    raise _invalid(_l("Elige una modalidad de la lista."), "format")
+                put("format", "format", EventFormat(data["format"]))
+        for name, limit in (("venue", 200), ("address", 500), ("academic_partner", 200)):
+            if name in data:
+                with errors.check(name):
+                    put(name, name, _clean_text(data[name], name, limit))
+        if "state" in data:
+            with errors.check("state"):
+                state = _clean_text(data["state"], "state", 64)
+                if state is not None and state not in MEXICAN_STATES:
+                    raise _invalid(_l("Elige una entidad federativa de la lista."), "state")
+                put("state", "state", state)
+        for name, low, high in (("latitude", -90, 90), ("longitude", -180, 180)):
+            if name in data:
+                with errors.check(name):
+                    raw = data[name]
+                    value = None
+                    if raw not in (None, ""):
+                        try:
+                            value = float(raw)
+                        except (TypeError, ValueError):
+                            raise _invalid(_l("Escribe una coordenada válida."), name) from None
+                        if not low <= value <= high or math.isnan(value):
+                            raise _invalid(_l("Escribe una coordenada válida."), name)
+                    put(name, name, value)
+        if "online_url" in data:
+            with errors.check("online_url"):
+                put("online_url", "online_url", clean_url(data["online_url"], "online_url"))
+        if data.get("timezone"):
+            with errors.check("timezone"):
+                if not is_valid_timezone(data["timezone"]):
+                    raise _invalid(_l("Elige una zona horaria válida."), "timezone")
+                put("timezone", "timezone", data["timezone"])
+        zone = event.timezone
+        for name in ("starts_at", "ends_at", "registration_opens_at", "registration_closes_at"):
+            if name in data:
+                with errors.check(name):
+                    value = as_utc(data[name], zone, name)
+                    if value is None and name in ("starts_at", "ends_at"):
+                        raise _invalid(_l("Este campo es obligatorio."), name)
+                    put(name, name, value)
+        if "capacity" in data:
+            with errors.check("capacity"):
+                capacity = data["capacity"]
+                if capacity in ("", None):
+                    capacity = None
+                else:
+                    try:
+                        capacity = int(capacity)
+                    except (TypeError, ValueError):
+                        raise _invalid(_l("El cupo debe ser un número entero."), "capacity") from None
+                    if not 1 <= capacity <= 1_000_000:
+                        raise _invalid(
+                            _l("El cupo debe ser al menos 1 (déjalo vacío si no hay límite)."), "capacity"
+                        )
+                put("capacity", "capacity", capacity)
+        if "waitlist" in data:
+            put("waitlist", "waitlist_enabled", bool(data["waitlist"]))
+        if "reminder_offsets_minutes" in data:
+            with errors.check("reminder_offsets_minutes"):
+                offsets = _clean_offsets(data["reminder_offsets_minutes"])
+                put("reminder_offsets_minutes", "reminder_offsets", offsets)
+        if "sector_seats" in data:
+            with errors.check("sector_seats"):
+                seats = _clean_sector_seats(data["sector_seats"])
+                if seats != event.seats_by_sector:
+                    existing = {str(row.sector): row for row in event.sector_seats}
+                    for sector, row in existing.items():
+                        if sector not in seats:
+                            event.sector_seats.remove(row)
+                    for sector, number in seats.items():
+                        if sector in existing:
+                            existing[sector].seats = number
+                        else:
+                            event.sector_seats.append(SectorSeats(sector=sector, seats=number))
+                    changed.add("sector_seats")
+        if "cohosts" in data:
+            with errors.check("cohosts"):
+                cohosts = [
+                    i
+                    for i in _institutions_by_slug(data["cohosts"], "cohosts")
+                    if i.id != event.institution_id
+                ]
+                if len(cohosts) > 20:
+                    raise _invalid(_l("Nombra hasta 20 instituciones co-organizadoras."), "cohosts")
+                if _sync_cohosts(event, cohosts, actor, named if named is not None else []):
+                    changed.add("cohosts")
+        if "datasets" in data:
+            with errors.check("datasets"):
+                datasets = _clean_datasets(data["datasets"])
+                current = [(d.title, d.url) for d in event.datasets_for(DatasetRelation.linked)]
+                if current != datasets:
+                    for row in event.datasets_for(DatasetRelation.linked):
+                        event.datasets.remove(row)
+                    event.datasets.extend(
+                        EventDataset(relation=DatasetRelation.linked, title=title, url=url)
+                        for title, url in datasets
+                    )
+                    changed.add("datasets")
+        if "questions" in data:
+            with errors.check("questions"):
+                questions = _clean_questions(data["questions"])
+                current_questions = [
+                    {
+                        "kind": str(q.kind),
+                        "prompt": q.prompt,
+                        "choices": list(q.choices or []),
+                        "required": q.required,
+                    }
+                    for q in event.questions
+                ]
+                if current_questions != questions:
+                    if not creating and _has_registrations(event):
+                        raise DomainError(
+                            _l(
+                                "Las preguntas de registro no se pueden cambiar cuando ya hay personas "
+                                "registradas."
+                            ),
+                            field="questions",
+                        )
+                    writes.append(lambda questions=questions: _replace_questions(event, questions))
+                    changed.add("questions")
+        if "agenda" in data and "starts_at" not in errors and "timezone" not in errors:
+            with errors.check("agenda"):
+                agenda = (
+                    _clean_agenda(data["agenda"], event.starts_at, event.timezone) if event.starts_at else []
+                )
+                current_agenda = [(a.starts_at, a.title, a.speaker) for a in event.agenda]
+                if current_agenda != agenda:
+                    writes.append(lambda agenda=agenda: _replace_agenda(event, agenda))
+                    changed.add("agenda")
+        _check_consistency(event, errors)
+    errors.raise_if_any()
+    for write in writes:  # rows replaced once all is valid (old ones flushed away first)
+        write()
     return changed
+
+
+def _replace_questions(event: Event, questions: list[dict[str, Any]]) -> None:
+    event.questions.clear()
+    db.session.flush()
+    event.questions.extend(
+        RegistrationQuestion(position=n, **question) for n, question in enumerate(questions)
+    )
+
+
+def _replace_agenda(event: Event, agenda: list[tuple[datetime, str, str | None]]) -> None:
+    event.agenda.clear()
+    db.session.flush()
+    event.agenda.extend(
+        AgendaItem(position=n, starts_at=moment, title=title, speaker=speaker)
+        for n, (moment, title, speaker) in enumerate(agenda)
+    )
 
 
 def _has_registrations(event: Event) -> bool:
@@ -428,48 +477,66 @@ def _has_registrations(event: Event) -> bool:
     )
 
 
-def _check_consistency(event: Event) -> None:
+def _check_consistency(event: Event, errors: FieldErrors | None = None) -> None:
+    """The rules between fields; each refusal is kept in `errors` (fields already refused are not
+    judged again), or raised at once without it."""
+    collected = errors if errors is not None else FieldErrors()
+
+    def refuse(message: Any, field_name: str, *involved: str) -> None:
+        if not any(name in collected for name in (field_name, *involved)):
+            collected.add(_invalid(message, field_name))
+
     if event.starts_at is None or event.ends_at is None:
-        raise _invalid(_l("Indica el inicio y el fin."), "starts_at")
-    if event.ends_at <= event.starts_at:
-        raise _invalid(_l("El fin debe ser posterior al inicio."), "ends_at")
-    if event.ends_at - event.starts_at > MAX_EVENT_LENGTH:
-        raise _invalid(_l("Una actividad dura como máximo 31 días."), "ends_at")
+        refuse(_l("Indica el inicio y el fin."), "starts_at", "ends_at")
+    elif event.ends_at <= event.starts_at:
+        refuse(_l("El fin debe ser posterior al inicio."), "ends_at", "starts_at")
+    elif event.ends_at - event.starts_at > MAX_EVENT_LENGTH:
+        refuse(_l("Una actividad dura como máximo 31 días."), "ends_at", "starts_at")
     if event.format in (EventFormat.in_person, EventFormat.hybrid) and not (event.venue or event.address):
-        raise _invalid(_l("Indica la sede o la dirección de una actividad presencial."), "venue")
+        refuse(_l("Indica la sede o la dirección de una actividad presencial."), "venue", "address")
     if event.format in (EventFormat.online, EventFormat.hybrid) and not event.online_url:
-        raise _invalid(_l("Indica el enlace para participar en línea."), "online_url")
+        refuse(_l("Indica el enlace para participar en línea."), "online_url")
     if event.kind == EventKind.data_for_development and not event.academic_partner:
-        raise _invalid(
+        refuse(
             _l("Una colaboración de datos para el desarrollo necesita una institución académica aliada."),
             "academic_partner",
         )
     if event.sector_seats and event.kind != EventKind.dialogue_table:
-        raise _invalid(_l("Los lugares por sector son solo para mesas de diálogo."), "sector_seats")
+        refuse(_l("Los lugares por sector son solo para mesas de diálogo."), "sector_seats", "kind")
     reserved = sum(s.seats for s in event.sector_seats)
     if event.capacity is not None and reserved > event.capacity:
-        raise _invalid(
+        refuse(
             _l("Los lugares por sector (%(reserved)s) suman más que el cupo.", reserved=reserved),
             "sector_seats",
+            "capacity",
         )
     opens, closes = event.registration_opens_at, event.registration_closes_at
     if opens and closes and closes <= opens:
-        raise _invalid(_l("El registro debe cerrar después de abrir."), "registration_closes_at")
-    if closes and closes > event.ends_at:
-        raise _invalid(
-            _l("El registro debe cerrar antes de que termine la actividad."), "registration_closes_at"
+        refuse(
+            _l("El registro debe cerrar después de abrir."), "registration_closes_at", "registration_opens_at"
         )
-    if opens and opens >= event.ends_at:
-        raise _invalid(
-            _l("El registro debe abrir antes de que termine la actividad."), "registration_opens_at"
+    if closes and event.ends_at and closes > event.ends_at:
+        refuse(
+            _l("El registro debe cerrar antes de que termine la actividad."),
+            "registration_closes_at",
+            "ends_at",
         )
+    if opens and event.ends_at and opens >= event.ends_at:
+        refuse(
+            _l("El registro debe abrir antes de que termine la actividad."),
+            "registration_opens_at",
+            "ends_at",
+        )
+    if errors is None:
+        collected.raise_if_any()
 
 
-def create_event(actor: User, institution: Institution, data: Mapping[str, Any]) -> Event:
-    """Create a draft event of `institution` from API-named fields."""
+def _new_event(actor: User | None, institution: Institution, data: Mapping[str, Any]) -> tuple[Event, list]:
+    """A draft built from API-named fields, not yet added to the session (every refusal at once)."""
+    errors = FieldErrors()
     for required in ("kind", "title", "format", "starts_at", "ends_at"):
         if data.get(required) in (None, ""):
-            raise _invalid(_l("Este campo es obligatorio."), required)
+            errors.add(_invalid(_l("Este campo es obligatorio."), required))
     event = Event(
         institution_id=institution.id,
         institution=institution,
@@ -486,14 +553,51 @@ def create_event(actor: User, institution: Institution, data: Mapping[str, Any])
     # Time zone first: naive times in the payload are read in the event's zone.
     ordered = {"timezone": data.get("timezone"), **{k: v for k, v in data.items() if k in EVENT_FIELDS}}
     named: list[EventCohost] = []
-    _apply_fields(event, ordered, creating=True, actor=actor, named=named)
+    with errors.check():
+        _apply_fields(event, ordered, creating=True, actor=actor, named=named)
+    errors.raise_if_any()
+    return event, named
+
+
+def _save_new_event(
+    actor: User | None, event: Event, named: list[EventCohost], action: str, details: dict[str, Any]
+) -> Event:
     event.search_text = search.search_text_for(event)
     db.session.add(event)
     db.session.flush()
     _ask_consents(actor, event, named)
-    audit.record("event.create", event, actor=actor, details={"kind": str(event.kind), "title": event.title})
+    details = {"kind": str(event.kind), "title": event.title, **details}
+    audit.record(action, event, actor=actor, details=details)
     db.session.commit()
     return event
+
+
+def create_event(actor: User, institution: Institution, data: Mapping[str, Any]) -> Event:
+    """Create a draft event of `institution` from API-named fields (every bad field reported at once)."""
+    event, named = _new_event(actor, institution, data)
+    return _save_new_event(actor, event, named, "event.create", {})
+
+
+def check_event_data(
+    actor: User, institution: Institution, data: Mapping[str, Any], event: Event | None = None
+) -> dict[str, Any]:
+    """The field refusals that creating an event (or editing `event`) with `data` would meet,
+    as {field: message}; nothing is saved. Lets a page report every mistake in one go."""
+    try:
+        if event is None:
+            _new_event(actor, institution, data)
+        else:
+            ordered = {k: v for k, v in data.items() if k in EVENT_FIELDS}
+            if "timezone" in ordered:
+                ordered = {"timezone": ordered.pop("timezone"), **ordered}
+            _apply_fields(event, ordered, creating=False, actor=actor, named=[])
+    except ValidationErrors as exc:
+        return dict(exc.errors)
+    except DomainError as exc:
+        return {exc.field: exc.message} if exc.field else {}
+    finally:
+        db.session.rollback()  # whatever the check wrote on `event` is undone
+    return {}
 
 
 def update_event(actor: User, event: Event, data: Mapping[str, Any]) -> Event:

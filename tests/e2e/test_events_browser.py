@@ -172,7 +172,11 @@ def test_liaison_creates_and_publishes_an_event(app, browser, tmp_path):
         page.fill("#address", "Av. de los Compositores s/n, Bosque de Chapultepec")
         page.select_option("#state", "Ciudad de México")
         page.fill("#capacity", "40")
-        page.fill("#agenda", "09:00 | Registro\n10:00 | Presentación de los datos | Red de monitoreo")
+        page.fill("#agenda-0-time", "09:00")
+        page.fill("#agenda-0-title", "Registro")
+        page.fill("#agenda-1-time", "10:00")
+        page.fill("#agenda-1-title", "Presentación de los datos")
+        page.fill("#agenda-1-speaker", "Red de monitoreo")
         page.get_by_role("button", name="Guardar").click()
         page.wait_for_load_state()
 

@@ -192,3 +192,23 @@ def test_a_citizen_cannot_set_a_cover(app, client):
     with app.app_context():
         make_user("ciudadana@example.org")
     error_of(put_cover(client, event_id, token_for(client, "ciudadana@example.org"), picture()), 403)
+
+
+def test_a_duplicate_shares_the_cover_and_keeps_it_when_the_source_drops_it(app, client):
+    event_id, email = setup_event(app)
+    headers = token_for(client, email)
+    cover = put_cover(client, event_id, headers, picture(fmt="PNG")).json["cover"]
+    source = client.get(f"/api/v1/events/{event_id}").json
+    new_start = source["starts_at"].replace(source["starts_at"][:4], str(int(source["starts_at"][:4]) + 1), 1)
+    new_end = source["ends_at"].replace(source["ends_at"][:4], str(int(source["ends_at"][:4]) + 1), 1)
+    copy = client.post(
+        f"/api/v1/events/{event_id}/duplicate",
+        json={"starts_at": new_start, "ends_at": new_end},
+        headers=headers,
+    )
+    assert copy.status_code == 201, copy.json
+    assert copy.json["cover"] == cover
+    assert client.delete(f"/api/v1/events/{event_id}/cover", headers=headers).status_code == 204
+    assert client.get(cover["url"]).status_code == 200  # the duplicate still shows it
+    with app.app_context():
+        assert image_count() == 1

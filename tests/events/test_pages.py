@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 from freezegun import freeze_time
@@ -135,9 +136,18 @@ def form_data(**overrides):
         "capacity": "12",
         "waitlist": "y",
         "reminder_offsets": "1440, 60",
-        "agenda": "10:00 | Bienvenida | Mariana\n10:30 | Mesas",
-        "datasets": "Encuesta Origen-Destino | https://datos.gob.mx/busca/dataset/eod",
-        "questions": "*¿A qué te dedicas?\n¿Nivel? | Básico | Avanzado",
+        "agenda-0-time": "10:00",
+        "agenda-0-title": "Bienvenida",
+        "agenda-0-speaker": "Mariana",
+        "agenda-1-time": "10:30",
+        "agenda-1-title": "Mesas",
+        "agenda-2-time": "",  # a blank row, as the page offers: skipped
+        "datasets-0-title": "Encuesta Origen-Destino",
+        "datasets-0-url": "https://datos.gob.mx/busca/dataset/eod",
+        "questions-0-prompt": "¿A qué te dedicas?",
+        "questions-0-required": "y",
+        "questions-1-prompt": "¿Nivel?",
+        "questions-1-choices": "Básico\nAvanzado",
         "seats_academia": "3",
         "seats_civil_society": "3",
     }
@@ -162,7 +172,17 @@ def test_liaison_creates_edits_publishes_reschedules_and_cancels(app, client, ma
         assert to_zone(event.starts_at, "America/Mexico_City").hour == 10
         event_id = event.id
     edit = page(client, f"/events/{event_id}/edit")
-    assert "Mesa de diálogo sobre movilidad" in edit and "10:00 | Bienvenida | Mariana" in edit
+    assert "Mesa de diálogo sobre movilidad" in edit
+    # The agenda comes back as rows (plus three blank ones to add more without JavaScript).
+    for name, value in (
+        ("agenda-0-time", "10:00"),
+        ("agenda-0-title", "Bienvenida"),
+        ("agenda-1-title", "Mesas"),
+    ):
+        assert re.search(f'name="{name}" type="text" value="{value}"', edit), name
+    assert re.search('name="agenda-4-title" type="text" value=""', edit)
+    assert 'id="agenda-5-title"' not in edit
+    assert "Básico\nAvanzado</textarea>" in edit
     assert (
         client.post(f"/events/{event_id}/edit", data=form_data(title="Mesa de movilidad")).status_code == 302
     )
@@ -234,8 +254,8 @@ def test_outcome_commitments_and_story_pages(app, client):
             data={
                 "attendance": "",
                 "minutes": "Acordamos **publicar**.",
-                "datasets_published": "Presas | https://datos.gob.mx/presas",
-                "datasets_requested": "",
+                "datasets_published-0-title": "Presas",
+                "datasets_published-0-url": "https://datos.gob.mx/presas",
             },
         )
         assert saved.status_code == 302
@@ -257,7 +277,8 @@ def test_outcome_commitments_and_story_pages(app, client):
             data={
                 "title": "Agua abierta",
                 "body": "El datatón logró *mucho*.",
-                "datasets": "Presas | https://datos.gob.mx/presas",
+                "datasets-0-title": "Presas",
+                "datasets-0-url": "https://datos.gob.mx/presas",
                 "publish": "y",
             },
         )
