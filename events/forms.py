@@ -23,7 +23,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional
 
 from core.choices import MEXICAN_STATES, SECTOR_LABELS
-from core.timeutil import mexican_timezones
+from core.i18n import timezone_choices
 from core.validation import SingleLine
 from events.models import CommitmentStatus, EventFormat, EventKind
 
@@ -58,7 +58,7 @@ def _state_choices():
 
 
 def _timezone_choices():
-    return options([*((zone, zone.replace("_", " ")) for zone in mexican_timezones()), ("UTC", "UTC")])
+    return timezone_choices()
 
 
 def sector_field_name(sector: str) -> str:
