@@ -3,24 +3,25 @@
 Registrants get one reminder per offset before the start (default 24 h and 1 h);
 liaisons get a "record the outcome" reminder the day after the end, then daily for a
 week and weekly for three more, until they record it. Every function here writes
-inside the caller's transaction; the renderers decide at fire time whether a row is
-still worth sending (so a stale row never announces the wrong thing).
+inside the caller's transaction. What a row says is rendered at fire time by
+`events.services.messages`, which decides whether it is still worth sending (so a stale
+row never announces the wrong thing). This module never imports `events.services`: the
+services call it, and hand it what it needs (the confirmed registrations of a moved event).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from flask_babel import LazyString
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from core.timeutil import utcnow
 from events.models import Event, EventStatus, Registration, RegistrationStatus
 from notifications.models import Category, ScheduledNotification
-from notifications.services import RenderedReminder, cancel_scheduled, register_renderer, schedule
+from notifications.services import cancel_scheduled, schedule
 
 REMINDER_KIND = "events.reminder"
 OUTCOME_KIND = "events.outcome_reminder"
@@ -32,7 +33,8 @@ def subject_of(event: Event | int) -> str:
     return f"event:{event if isinstance(event, int) else event.id}"
 
 
-def _event_id(row: ScheduledNotification) -> int | None:
+def event_id_of(row: ScheduledNotification) -> int | None:
+    """The event a ledger row is about (None if the subject is not an event's)."""
     prefix, _, value = row.subject.partition(":")
     return int(value) if prefix == "event" and value.isdigit() else None
 
@@ -56,7 +58,8 @@ def reminder_checksum(event: Event, minutes: int) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
-def _outcome_checksum(event: Event) -> str:
+def outcome_checksum(event: Event) -> str:
+    """What an outcome nudge announces: the end it follows. A moved end sends new ones."""
     return hashlib.sha256(f"outcome\x1f{event.ends_at.isoformat()}".encode()).hexdigest()
 
 
@@ -98,11 +101,10 @@ def sync_registration(registration: Registration, *, catch_up: bool = False) -> 
     return count
 
 
-def sync_event(event: Event) -> None:
-    """After a change of time, place or offsets: move every confirmed person's reminders."""
-    from events.services import confirmed_registrations
-
-    for registration in confirmed_registrations(event.id):
+def sync_event(event: Event, registrations: Iterable[Registration]) -> None:
+    """After a change of time, place or offsets: move the reminders of `registrations` (every
+    confirmed person's, as the caller read them) and the liaisons' outcome nudges."""
+    for registration in registrations:
         registration.event = event
         sync_registration(registration, catch_up=True)
     schedule_outcome_reminders(event)
@@ -138,7 +140,7 @@ def schedule_outcome_reminders(event: Event) -> None:
             User.deleted_at.is_(None),
         )
     ).scalars()
-    checksum = _outcome_checksum(event)
+    checksum = outcome_checksum(event)
     now = utcnow()
     for liaison in liaisons:
         for day in OUTCOME_REMINDER_DAYS:
@@ -160,85 +162,6 @@ def cancel_outcome_reminders(event: Event) -> None:
     cancel_scheduled(subject=subject_of(event), kind=OUTCOME_KIND)
 
 
-# --- renderers (called by the ledger when a row is due) -------------------------------------
-
-
-def _lazy(func) -> LazyString:
-    return LazyString(func)
-
-
-def render_reminder(row: ScheduledNotification) -> RenderedReminder | None:
-    """A registrant's reminder, if still true: confirmed, event on, not started, same details."""
-    from core.extensions import db
-    from events import services
-    from events.rendering import event_span, event_time
-
-    event_id = _event_id(row)
-    event = services.get_event(event_id) if event_id else None
-    if event is None:
-        return RenderedReminder.skip("event deleted")
-    if event.status != EventStatus.published:
-        return RenderedReminder.skip(f"event {event.status}")
-    if utcnow() >= event.starts_at:
-        return RenderedReminder.skip("event already started")
-    minutes = int(row.offset_key.rstrip("m")) if row.offset_key.rstrip("m").isdigit() else None
-    if minutes not in (event.reminder_offsets or []):
-        return RenderedReminder.skip("offset no longer configured")
-    if row.checksum != reminder_checksum(event, minutes):
-        return RenderedReminder.skip("outdated version")
-    registration = db.session.execute(
-        select(Registration).where(
-            Registration.event_id == event.id,
-            Registration.user_id == row.recipient_id,
-            Registration.status == RegistrationStatus.confirmed,
-        )
-    ).scalar_one_or_none()
-    if registration is None:
-        return RenderedReminder.skip("no confirmed registration")
-    user = row.recipient
-    registration.user = user
-    registration.event = event
-    title = event.title
-    return RenderedReminder(
-        subject=_lazy(
-            lambda: _(
-                "Recordatorio: «%(title)s», %(when)s",
-                title=title,
-                when=event_time(event.starts_at, event.timezone),
-            )
-        ),
-        template="events/email/reminder",
-        context={**services.email_context(event, registration), "minutes": minutes},
-        link=f"/events/{event.id}",
-        summary=_lazy(lambda: event_span(event.starts_at, event.ends_at, event.timezone)),
-        attachments=[services.ics_attachment(event, user, "REQUEST")],
-    )
-
-
-def render_outcome_reminder(row: ScheduledNotification) -> RenderedReminder | None:
-    """A liaison's nudge to record the outcome, while the event has none."""
-    from core.urls import external_url
-    from events import services
-
-    event_id = _event_id(row)
-    event = services.get_event(event_id) if event_id else None
-    if event is None or event.status != EventStatus.published or event.outcome is not None:
-        return RenderedReminder.skip("outcome recorded or event not published")
-    if row.checksum != _outcome_checksum(event):
-        return RenderedReminder.skip("outdated version")
-    title = event.title
-    return RenderedReminder(
-        subject=_lazy(lambda: _("Registra el resultado de «%(title)s»", title=title)),
-        template="events/email/outcome_reminder",
-        context={
-            **services.email_context(event),
-            "outcome_url": external_url("events.outcome", event_id=event.id),
-        },
-        link=f"/events/{event.id}/outcome",
-        summary=_lazy(lambda: _("Asistencia, minuta, acuerdos y datos de «%(title)s».", title=title)),
-    )
-
-
 def reminder_rows(event: Event) -> list[dict[str, Any]]:
     """The ledger rows of an event, for its managers and the tests."""
     from notifications.services import scheduled_for
@@ -253,7 +176,3 @@ def reminder_rows(event: Event) -> list[dict[str, Any]]:
         }
         for row in scheduled_for(subject_of(event))
     ]
-
-
-register_renderer(REMINDER_KIND, render_reminder)
-register_renderer(OUTCOME_KIND, render_outcome_reminder)

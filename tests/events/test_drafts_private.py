@@ -12,7 +12,7 @@ from core.extensions import db
 from core.models import AuditEntry
 from core.timeutil import utcnow
 from events import feed_services, services
-from events.models import Event, EventStatus, Registration, RegistrationStatus
+from events.models import Event, EventStatus, Registration, RegistrationStatus, SuccessStory
 from tests.factories import (
     PASSWORD,
     login,
@@ -259,7 +259,7 @@ def test_a_story_of_an_event_never_published_is_not_public(app, ctx, client):
     event = make_event(inegi, publish=False, title=SECRET_TITLE)
     # Old data: a completed event with no publication time cannot exist (the database refuses
     # it), so the story of a never-published event can only hang off a draft or a cancelled one.
-    story = services.SuccessStory(
+    story = SuccessStory(
         event_id=event.id,
         institution_id=inegi.id,
         title="Historia secreta",

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from core.extensions import db
 from core.timeutil import to_zone, utcnow
 from events import services
-from events.models import Event, Registration, SuccessStory
+from events.models import Commitment, Event, Registration, SuccessStory
 from tests.factories import (
     QueryCounter,
     login,
@@ -250,7 +250,7 @@ def test_outcome_commitments_and_story_pages(app, client):
         )
         assert added.status_code == 302
         with app.app_context():
-            commitment_id = db.session.execute(select(services.Commitment.id)).scalar_one()
+            commitment_id = db.session.execute(select(Commitment.id)).scalar_one()
         client.post(f"/events/{event_id}/commitments/{commitment_id}", data={"status": "in_progress"})
         story = client.post(
             f"/events/{event_id}/story",

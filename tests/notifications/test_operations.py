@@ -9,8 +9,9 @@ from sqlalchemy import select
 
 from core.extensions import db
 from core.models import AuditEntry, User
-from notifications import services
+from notifications import delivery, services
 from notifications.models import MailboxHealth, Notification
+from notifications.services import previews
 from tests.factories import deliver_outbox, login, make_user, read_mails
 from tests.notifications.smtp_sink import SmtpServer
 
@@ -146,12 +147,12 @@ def test_admins_preview_every_email_template_in_each_language(app, admin_client)
 
 
 def test_unregistered_templates_preview_with_placeholders(app, ctx):
-    services._PREVIEWS.pop("accounts/email/reset", None)
+    previews._PREVIEWS.pop("accounts/email/reset", None)
     try:
         preview = services.render_preview("accounts/email/reset", locale="es_MX")
         assert not preview.registered and "[reset_url]" in preview.text
     finally:
-        services._register_foundation_previews()
+        previews._register_foundation_previews()
 
 
 # --- rendering ------------------------------------------------------------------------
@@ -307,7 +308,7 @@ def test_erasure_removes_the_notification_data_of_a_person(app, ctx):
     user = make_user("ana@example.org")
     message(user, "x", category="events")
     services.set_preferences(user, {"surveys": "daily"})
-    services.delivery.record_bounce("ana@example.org", "550")
+    delivery.record_bounce("ana@example.org", "550")
     db.session.commit()
     services.erase_recipient(user.id, "ana@example.org", "deleted-1@invalid")
     db.session.commit()

@@ -16,6 +16,7 @@ from core.timeutil import utcnow
 from notifications import services
 from notifications.delivery import build_message
 from notifications.models import Notification
+from notifications.services import rendering
 from tests.factories import make_user
 
 ICS = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n"
@@ -125,7 +126,7 @@ def test_fan_out_renders_once_and_fills_in_each_recipient_exactly(app, ctx):
     assert services.fire_due_reminders() == {"sent": 3}
     rows = db.session.execute(select(Notification).order_by(Notification.id)).scalars().all()
     for row, user in zip(rows, users, strict=True):
-        _subject, text, html = services._render_email(
+        _subject, text, html = rendering._render_email(
             "notifications/email/reminder",
             subject="Recordatorio",
             locale=user.locale,
@@ -154,11 +155,11 @@ def test_templates_that_transform_the_recipient_are_rendered_each_time(app, ctx,
         }
     )
     monkeypatch.setattr(app.jinja_env, "loader", ChoiceLoader([loader, app.jinja_env.loader]))
-    monkeypatch.setattr(services, "_PLAIN_USES", {})
-    assert services._renders_recipient_plainly("probe/email/plain")
-    assert not services._renders_recipient_plainly("probe/email/shout")
-    assert services._renders_recipient_plainly("notifications/email/reminder")
-    assert services._renders_recipient_plainly("notifications/email/digest")
+    monkeypatch.setattr(rendering, "_PLAIN_USES", {})
+    assert rendering._renders_recipient_plainly("probe/email/plain")
+    assert not rendering._renders_recipient_plainly("probe/email/shout")
+    assert rendering._renders_recipient_plainly("notifications/email/reminder")
+    assert rendering._renders_recipient_plainly("notifications/email/digest")
 
 
 def test_text_parts_read_as_they_are_in_eml_files_and_stay_short_over_smtp():
