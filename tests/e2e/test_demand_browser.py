@@ -96,7 +96,7 @@ def test_citizen_requests_liaison_answers_citizen_sees_it(app, browser, tmp_path
 
         # The citizen finds "Pedir datos" from the header and files a request.
         _log_in(page, seeded["citizen"])
-        page.get_by_role("link", name="Solicitudes de datos").first.click()
+        page.get_by_role("link", name="Solicitudes", exact=True).first.click()
         page.wait_for_load_state()
         page.get_by_role("link", name="Pedir datos").first.click()
         page.wait_for_load_state()
