@@ -257,11 +257,21 @@ def _register_templating(app: Flask) -> None:
 
     from core import permissions
     from core.choices import LOCALES, ROLE_LABELS
-    from core.i18n import current_locale_code, format_in_zone, html_lang
+    from core.i18n import (
+        current_locale_code,
+        format_day,
+        format_in_zone,
+        html_lang,
+        timezone_city,
+        timezone_label,
+    )
     from core.validation import count_form_errors
 
     app.jinja_env.globals.update(
         format_in_zone=format_in_zone,
+        format_day=format_day,
+        timezone_city=timezone_city,
+        timezone_label=timezone_label,
         html_lang=html_lang,
         current_locale=current_locale_code,
         LOCALES=LOCALES,

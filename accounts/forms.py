@@ -16,8 +16,9 @@ from core.choices import (
     ROLE_LABELS,
     SECTOR_LABELS,
 )
+from core.i18n import timezone_choices
 from core.security import password_problem
-from core.timeutil import is_valid_timezone, mexican_timezones
+from core.timeutil import is_valid_timezone
 from core.validation import SingleLine
 
 REQUIRED = _l("Este campo es obligatorio.")
@@ -38,7 +39,7 @@ def _state_choices():
 
 
 def _timezone_choices():
-    return options([(zone, zone.replace("_", " ")) for zone in mexican_timezones()] + [("UTC", "UTC")])
+    return timezone_choices()
 
 
 def _order_choices():

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from core.choices import InstitutionRole
 from core.extensions import db
+from core.i18n import format_day
 from core.models import Membership, User
 from core.urls import external_url
 from demand.deadlines import add_working_days, extra_non_working_days, is_working_day, working_days_between
@@ -172,7 +173,7 @@ def render_deadline(row: ScheduledNotification) -> RenderedReminder | None:
             "item_url": external_url("demand.detail", item_id=item.id),
         },
         link=f"/demand/{item.id}",
-        summary=_lazy(lambda: _("Fecha límite: %(date)s", date=due_on.isoformat())),
+        summary=_lazy(lambda: _("Fecha límite: %(date)s", date=format_day(due_on))),
     )
 
 

@@ -28,8 +28,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, ValidationError
 
 from core.choices import MEXICAN_STATES, SECTOR_LABELS
+from core.i18n import timezone_choices
 from core.images import ALT_MAX_LENGTH, AltTextRequired, ImageUpload
-from core.timeutil import mexican_timezones
 from core.validation import SingleLine, count_form_errors
 from events.models import CommitmentStatus, EventFormat, EventKind
 
@@ -68,7 +68,7 @@ def _state_choices():
 
 
 def _timezone_choices():
-    return options([*((zone, zone.replace("_", " ")) for zone in mexican_timezones()), ("UTC", "UTC")])
+    return timezone_choices()
 
 
 def sector_field_name(sector: str) -> str:

@@ -48,6 +48,11 @@ def inject_notification_state():
     return {"unread_notifications": unread_notifications, "mailbox_problem": mailbox_problem}
 
 
+def _search_arg() -> str:
+    """The outbox search words: one line, at most 200 characters (longer is cut, not refused)."""
+    return " ".join(request.args.get("q", "").split())[:200]
+
+
 def _page_arg() -> int:
     try:
         return max(1, min(int(request.args.get("page", 1)), 10_000))
@@ -176,15 +181,21 @@ def mailbox():
 @bp.get("/admin/outbox")
 @login_required
 def outbox():
-    """Delivery operations: filter by status and kind, see the last error, retry, withhold."""
+    """Delivery operations: search by recipient, subject or kind, filter by status and kind,
+    see the last error, retry, withhold."""
     require(current_user, "notifications.outbox.manage")
     status = request.args.get("status", "")
     if status not in {s.value for s in NotificationStatus}:
         status = ""
     kind = request.args.get("kind", "")[:64]
+    query = _search_arg()
     page = _page_arg()
     rows, total = services.outbox_rows(
-        status=status or None, kind=kind or None, limit=OUTBOX_PER_PAGE, offset=(page - 1) * OUTBOX_PER_PAGE
+        status=status or None,
+        kind=kind or None,
+        query=query or None,
+        limit=OUTBOX_PER_PAGE,
+        offset=(page - 1) * OUTBOX_PER_PAGE,
     )
     return render_template(
         "notifications/admin/outbox.html",
@@ -194,6 +205,7 @@ def outbox():
         pages=max(1, -(-total // OUTBOX_PER_PAGE)),
         status=status,
         kind=kind,
+        query=query,
         kinds=services.outbox_kinds(),
         summary=services.outbox_summary(),
         ledger=services.ledger_summary(),
@@ -237,6 +249,7 @@ def _back_to_outbox():
             "notifications.outbox",
             status=request.form.get("status") or None,
             kind=request.form.get("kind") or None,
+            q=request.form.get("q") or None,
         )
     )
 

@@ -17,7 +17,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from core.timeutil import mexican_timezones
+from core.i18n import timezone_choices
 from core.validation import SingleLine
 from surveys.models import Privacy, QuestionKind
 
@@ -38,7 +38,7 @@ def _kind_choices():
 
 
 def _timezone_choices():
-    return [SelectChoice(zone, zone.replace("_", " ")) for zone in [*mexican_timezones(), "UTC"]]
+    return timezone_choices()
 
 
 class SurveyForm(FlaskForm):

@@ -3,10 +3,11 @@
 Usage (from the repository root, with the instance started by `make run`, which loads
 the demo data from `flask seed-demo`):
 
-    .venv/bin/python docs/screenshots/take.py [BASE_URL]
+    .venv/bin/python docs/screenshots/take.py [BASE_URL] [NAME.png ...]
 
-BASE_URL defaults to http://127.0.0.1:5000. The PNGs (1280x800 viewport, full page cut
-at 1600 px) are written next to this script. Chromium is CHROMIUM_PATH, else
+BASE_URL defaults to http://127.0.0.1:5000; with names, only those files are taken. The
+PNGs (1280x800 viewport, full page cut at 1600 px; the `-phone` ones 360x740, cut at
+2000 px) are written next to this script. Chromium is CHROMIUM_PATH, else
 /usr/bin/chromium, else the browser Playwright manages.
 """
 
@@ -20,6 +21,8 @@ from playwright.sync_api import Page, sync_playwright
 
 OUT = Path(__file__).resolve().parent
 WIDTH, HEIGHT, MAX_HEIGHT = 1280, 800, 1600
+PHONE_WIDTH, PHONE_HEIGHT, PHONE_MAX_HEIGHT = 360, 740, 2000
+ONLY: set[str] = set()
 LIAISON = ("enlace.inegi@promueve.example", "Enlace-INEGI-2026")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -48,8 +51,12 @@ def _open(page: Page, path: str) -> None:
 
 
 def _shot(page: Page, name: str) -> None:
+    if ONLY and name not in ONLY:
+        return
+    width = page.viewport_size["width"]
+    least, most = (PHONE_HEIGHT, PHONE_MAX_HEIGHT) if width == PHONE_WIDTH else (HEIGHT, MAX_HEIGHT)
     height = page.evaluate("() => document.documentElement.scrollHeight")
-    clip = {"x": 0, "y": 0, "width": WIDTH, "height": min(max(height, HEIGHT), MAX_HEIGHT)}
+    clip = {"x": 0, "y": 0, "width": width, "height": min(max(height, least), most)}
     page.screenshot(path=str(OUT / name), full_page=True, clip=clip)
     print(f"{name}: {page.url}")
 
@@ -68,9 +75,9 @@ def main(base_url: str) -> None:
     with sync_playwright() as playwright:
         browser = _launch(playwright)
 
-        def new_page() -> Page:
+        def new_page(width: int = WIDTH, height: int = HEIGHT) -> Page:
             context = browser.new_context(
-                base_url=base_url, viewport={"width": WIDTH, "height": HEIGHT}, locale="es-MX"
+                base_url=base_url, viewport={"width": width, "height": height}, locale="es-MX"
             )
             return context.new_page()
 
@@ -85,7 +92,7 @@ def main(base_url: str) -> None:
             _open(page, path)
             _shot(page, name)
         _open(page, "/events?kind=datathon")
-        page.locator("main a[href^='/events/']").first.click()
+        page.locator("main .event-card h3 a").first.click()
         page.wait_for_load_state("networkidle")
         _shot(page, "event.png")
 
@@ -106,8 +113,20 @@ def main(base_url: str) -> None:
         page.wait_for_load_state("networkidle")
         _shot(page, "home-en.png")
 
+        # Phones: the event page (registration card under the title) and the liaison's list
+        # of events, one card per row.
+        page = new_page(PHONE_WIDTH, PHONE_HEIGHT)
+        _open(page, "/events?kind=datathon")
+        page.locator("main .event-card h3 a").first.click()
+        page.wait_for_load_state("networkidle")
+        _shot(page, "event-phone.png")
+        _log_in(page, *LIAISON)
+        _open(page, "/events/manage")
+        _shot(page, "events-manage-phone.png")
+
         browser.close()
 
 
 if __name__ == "__main__":
+    ONLY.update(sys.argv[2:])
     main((sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:5000").rstrip("/"))

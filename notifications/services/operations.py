@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
 from core import audit
 from core.exceptions import DomainError
@@ -46,14 +46,26 @@ def retry_mailbox(user: User) -> Notification:
 
 
 def outbox_rows(
-    *, status: str | None = None, kind: str | None = None, limit: int = 100, offset: int = 0
+    *,
+    status: str | None = None,
+    kind: str | None = None,
+    query: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
 ) -> tuple[list[Notification], int]:
-    """Outbox rows for the admin page, newest first, with the filtered total."""
+    """Outbox rows for the admin page, newest first, with the filtered total.
+
+    `query`: words that must each appear (case-insensitively, literally) in the recipient's
+    address or name, the subject or the kind.
+    """
     conditions = []
     if status:
         conditions.append(Notification.status == NotificationStatus(status))
     if kind:
         conditions.append(Notification.kind == kind)
+    searched = (Notification.to_email, Notification.to_name, Notification.subject, Notification.kind)
+    for word in (query or "").split()[:8]:
+        conditions.append(or_(*(column.icontains(word, autoescape=True) for column in searched)))
     total = db.session.execute(select(func.count()).select_from(Notification).where(*conditions)).scalar_one()
     rows = db.session.execute(
         select(Notification).where(*conditions).order_by(Notification.id.desc()).limit(limit).offset(offset)

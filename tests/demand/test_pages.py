@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 
+from babel.dates import format_date
 from sqlalchemy import select
 
 from core.extensions import db
@@ -101,7 +102,9 @@ def test_support_follow_and_answer_through_the_pages(app, client, mail_dir):
         follow_redirects=True,
     )
     text = done.get_data(as_text=True)
-    assert f"se comprometió a publicar los datos el {committed}" in text
+    # The date as people read it, not the ISO string that was typed.
+    words = format_date(date.fromisoformat(committed), "long", locale="es_MX")
+    assert f"se comprometió a publicar los datos el {words}" in text
     with app.app_context():
         deliver_outbox()
     assert len(mails_to(mail_dir, "lucia@example.org")) == 1

@@ -13,6 +13,7 @@ from contextlib import ExitStack
 from datetime import date, timedelta
 
 import pytest
+from babel.dates import format_date
 
 from core.extensions import db
 from demand import reports
@@ -86,7 +87,9 @@ def _server(stack: ExitStack, tmp_path) -> str:
 
 def test_citizen_requests_liaison_answers_citizen_sees_it(app, browser, tmp_path, mail_dir):
     seeded = _seed(app)
-    committed = (date.today() + timedelta(days=40)).isoformat()
+    committed_day = date.today() + timedelta(days=40)
+    committed = committed_day.isoformat()  # typed into the date field
+    committed_words = format_date(committed_day, "long", locale="es_MX")  # read on pages and in mail
     with ExitStack() as stack:
         base_url = _server(stack, tmp_path)
         context, page = _new_page(browser, base_url)
@@ -96,7 +99,7 @@ def test_citizen_requests_liaison_answers_citizen_sees_it(app, browser, tmp_path
 
         # The citizen finds "Pedir datos" from the header and files a request.
         _log_in(page, seeded["citizen"])
-        page.get_by_role("link", name="Solicitudes de datos").first.click()
+        page.get_by_role("link", name="Solicitudes", exact=True).first.click()
         page.wait_for_load_state()
         page.get_by_role("link", name="Pedir datos").first.click()
         page.wait_for_load_state()
@@ -134,7 +137,7 @@ def test_citizen_requests_liaison_answers_citizen_sees_it(app, browser, tmp_path
         # The citizen sees the answer on the page...
         page.goto(item_url)
         answer = page.locator("#official-answer").inner_text()
-        assert f"se comprometió a publicar los datos el {committed}" in answer, answer
+        assert f"se comprometió a publicar los datos el {committed_words}" in answer, answer
         assert "Lo publicaremos con la actualización anual del catálogo." in answer
         assert "Programada" in page.locator(".page-header").inner_text()
         assert "Recibida → Programada" in page.locator(".history").inner_text()
@@ -146,7 +149,7 @@ def test_citizen_requests_liaison_answers_citizen_sees_it(app, browser, tmp_path
     (mail,) = mails_to(mail_dir, seeded["citizen"])
     assert mail["Subject"] == f"«{TITLE}»: Programada"
     body = mail.get_body(preferencelist=("plain",)).get_content()
-    assert committed in body and "Lo publicaremos con la actualización anual del catálogo." in body
+    assert committed_words in body and "Lo publicaremos con la actualización anual del catálogo." in body
     assert item_url.split("/demand/")[1] in body
 
 

@@ -157,6 +157,7 @@ def test_liaison_creates_and_publishes_an_event(app, browser, tmp_path):
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         _log_in(page, seeded["liaison"])
 
+        page.locator(".site-header summary", has_text="Gestión").click()  # the management menu
         page.get_by_role("link", name="Gestionar actividades").first.click()
         page.wait_for_load_state()
         assert page.locator("h1").inner_text() == "Gestionar actividades"
