@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from celery import Celery, Task
 from flask import Flask
 
@@ -38,6 +40,42 @@ def survive_closed_redis_transport() -> None:
     channel._connparams = _connparams
 
 
+def wake_event_loop_for_callbacks_queued_in_it() -> None:
+    """Make a callback that the worker's event loop queues for itself run at once.
+
+    Works around a kombu fault (present in kombu 5.7.0, the latest release; reported as
+    celery/celery#7718, fix proposed in celery/kombu#1587 and never merged): the event
+    loop runs the callbacks queued with `Hub.call_soon()`, then polls its sockets for as
+    long as its next timer allows (up to 10 s), without looking whether those callbacks
+    queued more. With late acknowledgement and a prefetch of one, the acknowledgement of
+    a task is such a callback: when the task was itself read by a queued callback (the
+    read that follows a read, which is how a worker drains a queue that has work), its
+    acknowledgement waits for that poll, and the broker sends nothing more until it comes.
+    After a reconnection to RabbitMQ, which redelivers the unacknowledged tasks at once,
+    this happens often: the worker looks idle for up to 10 s with a full queue. A call
+    from another thread already wakes the poll through the hub's waker; this makes a call
+    from the loop itself do the same, so the poll returns at once and the callback runs.
+    """
+    from kombu.asynchronous.hub import Hub
+
+    if getattr(Hub.call_soon, "wakes_own_loop", False):
+        return
+    call_soon = Hub.call_soon
+
+    def _call_soon(self, callback, *args):
+        promise = call_soon(self, callback, *args)
+        if threading.get_ident() == self._loop_thread:
+            with self._ready_lock:
+                wake, self._wake_pending = not self._wake_pending, True
+            waker = self._waker
+            if wake and waker is not None:
+                waker.wake()
+        return promise
+
+    _call_soon.wakes_own_loop = True
+    Hub.call_soon = _call_soon
+
+
 def celery_init_app(app: Flask) -> Celery:
     """Create the Celery app; every task runs inside `app.app_context()`."""
 
@@ -47,6 +85,7 @@ def celery_init_app(app: Flask) -> Celery:
                 return self.run(*args, **kwargs)
 
     survive_closed_redis_transport()
+    wake_event_loop_for_callbacks_queued_in_it()
     celery = Celery(app.name, task_cls=FlaskTask)
     celery.config_from_object(app.config["CELERY"])
     celery.set_default()

@@ -82,13 +82,19 @@ def enqueue(notification_ids: list[int], *, batch: bool = True) -> None:
         return
     size = max(1, current_app.config["MAIL_BATCH_SIZE"]) if batch else 1
     for chunk in _chunks(list(notification_ids), size):
+        task, args = (SEND_TASK, [chunk[0]]) if len(chunk) == 1 else (SEND_BATCH_TASK, [chunk])
         try:
-            if len(chunk) == 1:
-                celery.send_task(SEND_TASK, args=[chunk[0]], retry=False)
-            else:
-                celery.send_task(SEND_BATCH_TASK, args=[chunk], retry=False)
-        except Exception:  # noqa: BLE001 - broker down: the sweeper re-queues them later
-            log.warning("could not enqueue notifications %s; the sweeper will", chunk)
+            celery.send_task(task, args=args, retry=False)
+        except Exception as exc:  # noqa: BLE001 - the pooled connection may be one a restart dropped
+            # After a broker restart, the first publish on the connection the pool kept
+            # fails; one more try on a fresh connection sends it now rather than at the
+            # sweeper's next pass (up to OUTBOX_STUCK_AFTER_SECONDS later).
+            log.info("publishing notifications %s failed (%s); trying once on a new connection", chunk, exc)
+            try:
+                with celery.connection_for_write() as connection:
+                    celery.send_task(task, args=args, retry=False, connection=connection)
+            except Exception:  # noqa: BLE001 - broker down: the sweeper re-queues them later
+                log.warning("could not enqueue notifications %s; the sweeper will", chunk)
 
 
 CACHE_KEYS = [_PENDING_KEY]

@@ -1,14 +1,18 @@
-"""The Celery wiring: kombu's Redis transport survives a broker that dies mid-ack."""
+"""The Celery wiring: kombu's Redis transport survives a broker that dies mid-ack, and the
+worker's event loop runs at once what it queues for itself (its acknowledgements)."""
 
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
+import time
 
 import redis
 from kombu import Connection, Exchange, Queue
+from kombu.asynchronous.hub import Hub
 
-from core.celery_app import survive_closed_redis_transport
+from core.celery_app import survive_closed_redis_transport, wake_event_loop_for_callbacks_queued_in_it
 from tests.conftest import WORKDIR, free_port
 from tests.processes import wait_for
 
@@ -72,3 +76,27 @@ def test_closing_a_connection_whose_redis_died_mid_ack_is_a_connection_error():
         if server.poll() is None:
             server.kill()
             server.wait()
+
+
+def test_a_callback_the_event_loop_queues_for_itself_runs_without_waiting_for_its_poll():
+    """What a worker with late acks and a prefetch of one does when a queued read brings a
+    task: the task's acknowledgement is queued from inside the loop. kombu 5.7.0 then
+    polled until its next timer (here 5 s, up to 10 s in a worker) before sending it, and
+    the broker sent nothing more meanwhile (celery/celery#7718)."""
+    wake_event_loop_for_callbacks_queued_in_it()
+    hub = Hub()
+    quiet, other_end = socket.socketpair()  # a socket that never becomes readable
+    try:
+        hub.add_reader(quiet, lambda: None)
+        hub.call_later(5, lambda: None)  # the poll may last until this timer
+        acknowledged = []
+        hub.call_soon(lambda: hub.call_soon(lambda: acknowledged.append(time.monotonic())))
+        loop = hub.create_loop()
+        started = time.monotonic()
+        while not acknowledged and time.monotonic() - started < 8:
+            next(loop)
+        assert acknowledged and acknowledged[0] - started < 1
+    finally:
+        hub.close()
+        quiet.close()
+        other_end.close()
