@@ -243,8 +243,9 @@ def test_pages_have_no_serious_accessibility_violations(app, browser, tmp_path):
             assert control.get_attribute("aria-invalid") == "true", error_id
             label = page.locator(f"label[for='{control.get_attribute('id')}']")
             assert label.count() == 1, f"field {control.get_attribute('id')} has no label"
-        summary = page.locator("main .flash-error[role=alert]")
+        summary = page.locator("main .error-summary[role=alert]")
         assert summary.count() == 1 and re.search(r"\d", summary.inner_text()), page.content()
+        assert summary.locator("a[href^='#']").count() == errors.count()  # one link per error
         check("/signup (after submitting the empty form)")
 
     if minor:
