@@ -1,0 +1,109 @@
+"""Counts in sentences agree with their number (ngettext), in Spanish and in English:
+"1 persona", never "1 personas"; "1 person", never "1 people"."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from html import unescape
+
+import pytest
+from freezegun import freeze_time
+
+from core.extensions import db
+from core.models import User
+from events import services as events
+from notifications import services as notifications
+from tests.factories import login, make_event, make_institution, make_liaison, make_user
+
+
+def _speaks(email: str, locale: str) -> None:
+    user = db.session.execute(db.select(User).where(User.email == email)).scalar_one()
+    user.locale = locale
+    db.session.commit()
+
+
+def _text(client, path: str) -> str:
+    return unescape(client.get(path, follow_redirects=True).get_data(as_text=True))
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected", "wrong"),
+    [
+        ("es_MX", "Marcamos 1 aviso como leído.", "1 avisos"),
+        ("en", "We marked 1 notification as read.", "1 notifications"),
+    ],
+)
+def test_marking_one_notification_read_says_one(app, client, locale, expected, wrong):
+    with app.app_context():
+        ana = make_user("ana@example.org")
+        notifications.notify_in_app(
+            to=ana, kind="answers.answered", title="Te respondieron", link="/institutions"
+        )
+        db.session.commit()
+        _speaks("ana@example.org", locale)
+    login(client, "ana@example.org")
+    page = unescape(client.post("/notifications/read-all", follow_redirects=True).get_data(as_text=True))
+    assert expected in page and wrong not in page
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected", "wrong"),
+    [
+        ("es_MX", "Cerramos 1 sesión en otro dispositivo.", "1 sesiones"),
+        ("en", "We signed out 1 session on another device.", "1 sessions"),
+    ],
+)
+def test_ending_one_other_session_says_one(app, client, locale, expected, wrong):
+    with app.app_context():
+        make_user("luis@example.org")
+        _speaks("luis@example.org", locale)
+    login(client, "luis@example.org")
+    login(app.test_client(), "luis@example.org")
+    page = unescape(client.post("/profile/sessions/others/end", follow_redirects=True).get_data(as_text=True))
+    assert expected in page and wrong not in page
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected", "wrong"),
+    [
+        ("es_MX", "Registraste la asistencia de 1 persona.", "1 personas"),
+        ("en", "You checked in 1 person.", "1 people"),
+    ],
+)
+def test_outcome_page_counts_one_person(app, client, locale, expected, wrong):
+    with app.app_context():
+        inegi = make_institution("inegi")
+        liaison = make_liaison(inegi, "enlace@example.org")
+        event = make_event(inegi)
+        registration = events.register(make_user(), event)
+        event_id, starts = event.id, event.starts_at
+        with freeze_time(starts + timedelta(minutes=1)):
+            events.check_in(liaison, event, registration.code)
+        _speaks("enlace@example.org", locale)
+    login(client, "enlace@example.org")
+    with freeze_time(starts + timedelta(days=1)):
+        page = _text(client, f"/events/{event_id}/outcome")
+    assert expected in page and wrong not in page
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected", "wrong"),
+    [
+        ("es_MX", "La actividad está llena: 1 confirmado de un cupo de 1.", "1 confirmados"),
+        ("en", "The event is full: 1 confirmed out of a capacity of 1.", "confirmados"),
+    ],
+)
+def test_promote_page_counts_one_confirmed(app, client, locale, expected, wrong):
+    with app.app_context():
+        inegi = make_institution("inegi")
+        make_liaison(inegi, "enlace@example.org")
+        event = make_event(inegi, capacity=1)
+        events.register(make_user(), event)
+        waiting = events.register(make_user(name="Dora"), event)
+        event_id, waiting_id = event.id, waiting.id
+        _speaks("enlace@example.org", locale)
+    login(client, "enlace@example.org")
+    page = unescape(
+        client.post(f"/events/{event_id}/registrations/{waiting_id}/promote").get_data(as_text=True)
+    )
+    assert expected in page and wrong not in page
