@@ -1,10 +1,13 @@
-"""Counts in sentences agree with their number (ngettext), in Spanish and in English:
-"1 persona", never "1 personas"; "1 person", never "1 people"."""
+"""Words: counts in sentences agree with their number (ngettext), in Spanish and in English
+("1 persona", never "1 personas"; "1 person", never "1 people"), and generated sentences do
+not open with an institution's bare name."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from html import unescape
+from pathlib import Path
 
 import pytest
 from freezegun import freeze_time
@@ -107,3 +110,19 @@ def test_promote_page_counts_one_confirmed(app, client, locale, expected, wrong)
         client.post(f"/events/{event_id}/registrations/{waiting_id}/promote").get_data(as_text=True)
     )
     assert expected in page and wrong not in page
+
+
+# A sentence that opens with an institution's name lacks its article in Spanish
+# ("Instituto Nacional … respondió"): the name goes after «La institución» instead.
+_NAME_THEN_VERB = re.compile(r"""_l?\(\s*(['"])%\((institution|institution_name)\)s [a-záéíóúñ]+(ó|ió)\b""")
+
+
+def test_generated_sentences_do_not_open_with_an_institution_name():
+    root = Path(__file__).resolve().parents[2]
+    offenders = []
+    for path in root.glob("*/**/*"):
+        if path.suffix not in {".py", ".html", ".txt"} or "tests" in path.parts or ".venv" in path.parts:
+            continue
+        text = path.read_text(encoding="utf-8", errors="ignore")
+        offenders += [f"{path.relative_to(root)}: {m.group(0)}" for m in _NAME_THEN_VERB.finditer(text)]
+    assert offenders == []
