@@ -8,8 +8,10 @@ import re
 from datetime import timedelta
 from html import unescape
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from flask_babel import force_locale
 from freezegun import freeze_time
 
 from core.extensions import db
@@ -126,3 +128,50 @@ def test_generated_sentences_do_not_open_with_an_institution_name():
         text = path.read_text(encoding="utf-8", errors="ignore")
         offenders += [f"{path.relative_to(root)}: {m.group(0)}" for m in _NAME_THEN_VERB.finditer(text)]
     assert offenders == []
+
+
+@pytest.mark.parametrize(
+    ("locale", "at_least", "up_to"),
+    [
+        ("es_MX", "Elige al menos 1 opción.", "Elige hasta 1 opción."),
+        ("en", "Choose at least 1 option.", "Choose up to 1 option."),
+    ],
+)
+def test_a_multiple_choice_question_asks_for_one_option(app, locale, at_least, up_to):
+    def hint(min_value, max_value) -> str:
+        question = SimpleNamespace(
+            id=7,
+            prompt="¿Qué datos usas?",
+            required=False,
+            help_text="",
+            show_if=None,
+            kind="multiple_choice",
+            min_value=min_value,
+            max_value=max_value,
+            approved_choices=[],
+        )
+        template = app.jinja_env.from_string(
+            "{% from 'surveys/_question.html' import question_field %}"
+            "{{ question_field(None, q, 1, {}, {}, None, False) }}"
+        )
+        with app.test_request_context("/"), force_locale(locale):
+            return unescape(template.render(q=question))
+
+    assert at_least in hint(1, None) and up_to in hint(None, 1)
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [("es_MX", "hasta 1 solución por equipo."), ("en", "up to 1 solution per team.")],
+)
+def test_a_challenge_with_one_solution_per_team_says_one(app, client, locale, expected):
+    from tests.challenges.helpers import make_challenge
+
+    with app.app_context():
+        challenge_id = make_challenge(make_institution("inegi"), submission_limit=1).id
+    page = unescape(
+        client.get(
+            f"/challenges/{challenge_id}", headers={"Accept-Language": locale.replace("_", "-")}
+        ).get_data(as_text=True)
+    )
+    assert expected in page
