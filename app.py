@@ -158,6 +158,7 @@ def _register_blueprints(app: Flask) -> None:
     from demand.api import blp as demand_api
     from demand.catalogue_api import blp as catalogue_api
     from demand.catalogue_views import bp as catalogue_bp
+    from demand.home import connect_home as connect_demand_home
     from demand.views import bp as demand_bp
     from events.api import blp as events_api
     from events.dayof_api import blp as events_dayof_api
@@ -185,6 +186,7 @@ def _register_blueprints(app: Flask) -> None:
     api.register_blueprint(events_dayof_api)
     register_event_previews()
     connect_home()
+    connect_demand_home()
     connect_search()
     api.register_blueprint(calendars_api)
     app.register_blueprint(challenges_bp)

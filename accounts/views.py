@@ -18,6 +18,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 from sqlalchemy.orm import undefer
@@ -304,7 +305,14 @@ def end_other_sessions():
     """Sign out every other browser signed in to my account."""
     if ConfirmForm().validate_on_submit():
         ended = credentials.end_other_sessions(current_user, keep=current_user.current_session)
-        flash(_("Cerramos %(n)s sesiones en otros dispositivos.", n=ended), "success")
+        flash(
+            ngettext(
+                "Cerramos %(num)s sesión en otro dispositivo.",
+                "Cerramos %(num)s sesiones en otros dispositivos.",
+                ended,
+            ),
+            "success",
+        )
     return redirect(url_for("accounts.profile", _anchor="sessions-title"))
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -628,7 +629,14 @@ def non_working_days():
             db.session.rollback()
             show_domain_error(form, exc)
         else:
-            flash(_("Agregamos el día; %(n)s fechas límite se recorrieron.", n=moved), "success")
+            flash(
+                ngettext(
+                    "Agregamos el día; %(num)s fecha límite se recorrió.",
+                    "Agregamos el día; %(num)s fechas límite se recorrieron.",
+                    moved,
+                ),
+                "success",
+            )
             return redirect(url_for("demand.non_working_days"))
     return render_template(
         "demand/non_working_days.html", form=form, days=answers.non_working_days()

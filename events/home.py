@@ -157,7 +157,8 @@ def _figures(sender, user=None, **_: Any) -> list[HomeFigure]:
         HomeFigure(
             40,
             f"{format_number(counts['met'])}/{format_number(counts['made'])}",
-            ngettext("acuerdo cumplido", "acuerdos cumplidos", counts["met"]),
+            # "1/5 acuerdos cumplidos": the fraction is read against the commitments made.
+            ngettext("acuerdo cumplido", "acuerdos cumplidos", counts["made"]),
         ),
     ]
 

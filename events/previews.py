@@ -156,7 +156,7 @@ def register_event_previews() -> None:
         ),
         (
             "events/email/consent_answer",
-            _l("%(institution)s declinó: «%(title)s»", institution="SSA", title=TITLE),
+            _l("La institución %(institution)s declinó: «%(title)s»", institution="SSA", title=TITLE),
             _consent_context("commitment", accepted=False),
             Category.institution,
         ),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from core import audit
@@ -110,7 +111,10 @@ def mark_all_read():
     """Mark every notification read."""
     if EmptyForm().validate_on_submit():
         count = services.mark_all_read(current_user)
-        flash(_("Marcamos %(n)s avisos como leídos.", n=count), "success")
+        flash(
+            ngettext("Marcamos %(num)s aviso como leído.", "Marcamos %(num)s avisos como leídos.", count),
+            "success",
+        )
     return redirect(url_for("notifications.inbox"))
 
 
@@ -295,7 +299,14 @@ def retry_failed():
     require(current_user, "notifications.outbox.manage")
     if EmptyForm().validate_on_submit():
         count = services.retry_failed(current_user, kind=request.form.get("kind") or None)
-        flash(_("%(n)s mensajes fallidos volvieron a la cola.", n=count), "success")
+        flash(
+            ngettext(
+                "%(num)s mensaje fallido volvió a la cola.",
+                "%(num)s mensajes fallidos volvieron a la cola.",
+                count,
+            ),
+            "success",
+        )
     return _back_to_outbox()
 
 

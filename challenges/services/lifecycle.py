@@ -358,7 +358,7 @@ def _opened(challenge: Challenge, now) -> None:
             subject=_l("Nuevo reto público: «%(title)s»", title=challenge.title),
             lines=[
                 _l(
-                    "%(institution)s abrió el reto «%(title)s».",
+                    "La institución %(institution)s abrió el reto «%(title)s».",
                     institution=challenge.institution.name,
                     title=challenge.title,
                 ),
@@ -427,7 +427,7 @@ def cancel_challenge(actor: User | None, challenge: Challenge, reason: Any) -> C
         subject=_l("Se canceló el reto «%(title)s»", title=challenge.title),
         lines=[
             _l(
-                "%(institution)s canceló el reto «%(title)s».",
+                "La institución %(institution)s canceló el reto «%(title)s».",
                 institution=challenge.institution.name,
                 title=challenge.title,
             ),

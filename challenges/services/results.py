@@ -112,7 +112,7 @@ def publish_results(actor: User | None, challenge: Challenge) -> Challenge:
         subject=_l("Resultados de «%(title)s»", title=challenge.title),
         lines=[
             _l(
-                "%(institution)s publicó los resultados del reto «%(title)s».",
+                "La institución %(institution)s publicó los resultados del reto «%(title)s».",
                 institution=challenge.institution.name,
                 title=challenge.title,
             )

@@ -128,11 +128,15 @@ def _notify_consent_answer(
     """Tell the organising institution's liaisons and staff what the named institution answered."""
     if accepted:
         subject = _l(
-            "%(institution)s aceptó: «%(title)s»", institution=institution.display_name, title=event.title
+            "La institución %(institution)s aceptó: «%(title)s»",
+            institution=institution.display_name,
+            title=event.title,
         )
     else:
         subject = _l(
-            "%(institution)s declinó: «%(title)s»", institution=institution.display_name, title=event.title
+            "La institución %(institution)s declinó: «%(title)s»",
+            institution=institution.display_name,
+            title=event.title,
         )
     link = f"/events/{event.id}/outcome" if role == "commitment" else f"/events/{event.id}"
     for person in institution_people(event.institution_id):

@@ -175,7 +175,7 @@ def test_a_declined_cohost_disappears_from_public_pages_and_the_organiser_sees_i
                 select(InAppNotification.title).where(InAppNotification.kind == "events.cohost_declined")
             )
             .scalar_one()
-            .startswith("Universidad Nacional (UNAM) declinó")
+            .startswith("La institución Universidad Nacional (UNAM) declinó")
         )
 
 

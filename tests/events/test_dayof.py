@@ -167,7 +167,9 @@ def test_message_reaches_each_confirmed_person_once_in_their_language(app, ctx, 
     assert sorted(r.to_email for r in rows) == sorted([ana.email, ben.email])
     by_email = {r.to_email: r for r in rows}
     assert by_email[ana.email].subject == "«Mesa de agua»: Cambio de sala"
-    assert "escribió a las personas registradas" in by_email[ana.email].body_text
+    assert "La institución organizadora, Institución inegi (INEGI), escribió a las personas registradas" in (
+        by_email[ana.email].body_text
+    )
     assert "wrote to the people registered" in by_email[ben.email].body_text
     assert "Nos vemos en la sala 2." in by_email[ben.email].body_text  # the organiser's words as written
     with pytest.raises(DomainError) as twice:

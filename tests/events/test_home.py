@@ -64,3 +64,13 @@ def test_programme_numbers_count_and_stay_cheap(app, client):
     with app.app_context(), QueryCounter(db.engine) as counter:
         client.get("/")
     assert counter.count == few  # constant whatever the data size (figures cached)
+
+
+def test_commitments_figure_agrees_with_the_commitments_made(app, monkeypatch):
+    import events.home as home
+
+    counts = {"held": 0, "people": 0, "datasets": 0, "met": 1, "made": 5}
+    monkeypatch.setattr(home, "programme_counts", lambda: counts)
+    with app.test_request_context("/"):
+        figure = home._figures(app)[-1]
+    assert (figure.value, figure.label) == ("1/5", "acuerdos cumplidos")  # not "1/5 acuerdo cumplido"
