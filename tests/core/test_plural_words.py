@@ -175,3 +175,22 @@ def test_a_challenge_with_one_solution_per_team_says_one(app, client, locale, ex
         ).get_data(as_text=True)
     )
     assert expected in page
+
+
+@pytest.mark.parametrize(
+    ("locale", "one", "many"),
+    [
+        ("es_MX", "Leídos 0 de 1 conjunto de datos.", "Leídos 3 de 7 conjuntos de datos."),
+        ("en", "Read 0 of 1 dataset.", "Read 3 of 7 datasets."),
+    ],
+)
+def test_catalogue_progress_counts_agree_with_their_number(app, locale, one, many):
+    template = "{% from 'demand/catalogue/_macros.html' import progress_text %}{{ progress_text(info) }}"
+
+    def progress(fetched: int, total: int) -> str:
+        info = SimpleNamespace(state="running", progress=SimpleNamespace(fetched=fetched, total=total))
+        with app.test_request_context(), force_locale(locale):
+            return app.jinja_env.from_string(template).render(info=info).strip()
+
+    assert progress(0, 1) == one
+    assert progress(3, 7) == many
