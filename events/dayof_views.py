@@ -25,7 +25,7 @@ from events import forms, services
 from events.dayof_forms import MessageForm
 from events.limits import limit_messages
 from events.models import Registration, RegistrationStatus
-from events.views import _labels, _managed_event, bp, show_domain_error
+from events.views import _labels, _managed_event, bp, check_in_by_code, show_domain_error
 
 # --- check-in by name, with undo --------------------------------------------------------
 
@@ -93,22 +93,8 @@ def checkin_scan(event_id: int):
     """Check in by the phone's camera (the QR of the confirmation), or by the typed code."""
     event = _managed_event(event_id)
     form = forms.CheckInForm()
-    if form.validate_on_submit():
-        try:
-            result = services.check_in(current_user, event, form.code.data)
-        except DomainError as exc:
-            db.session.rollback()
-            show_domain_error(form, exc)
-        else:
-            last = result.registration
-            if result.already:
-                flash(_("%(name)s ya tenía registrada su asistencia.", name=last.display_name), "info")
-            else:
-                flash(
-                    _("Asistencia registrada: %(name)s (%(code)s).", name=last.display_name, code=last.code),
-                    "success",
-                )
-            return redirect(url_for("events.checkin_scan", event_id=event_id))
+    if form.validate_on_submit() and check_in_by_code(event, form):
+        return redirect(url_for("events.checkin_scan", event_id=event_id))
     response = make_response(
         render_template(
             "events/checkin_scan.html",

@@ -745,23 +745,8 @@ def checkin(event_id: int):
     event = _managed_event(event_id)
     form = forms.CheckInForm()
     walk_in_form = forms.WalkInForm(prefix="walkin")
-    last = None
-    if form.validate_on_submit():
-        try:
-            result = services.check_in(current_user, event, form.code.data)
-        except DomainError as exc:
-            db.session.rollback()
-            show_domain_error(form, exc)
-        else:
-            last = result.registration
-            if result.already:
-                flash(_("%(name)s ya tenía registrada su asistencia.", name=last.display_name), "info")
-            else:
-                flash(
-                    _("Asistencia registrada: %(name)s (%(code)s).", name=last.display_name, code=last.code),
-                    "success",
-                )
-            return redirect(url_for("events.checkin", event_id=event_id))
+    if form.validate_on_submit() and check_in_by_code(event, form):
+        return redirect(url_for("events.checkin", event_id=event_id))
     return render_template(
         "events/checkin.html",
         event=event,
@@ -771,6 +756,26 @@ def checkin(event_id: int):
         closed_reason=services.check_in_closed_reason(event),
         **_checkin_context(event),
     ), 422 if form.errors else 200
+
+
+def check_in_by_code(event: Event, form: forms.CheckInForm) -> bool:
+    """Check in the code typed (or scanned) in `form`, flashing who it was; False when refused
+    (the reason is then on the form)."""
+    try:
+        result = services.check_in(current_user, event, form.code.data)
+    except DomainError as exc:
+        db.session.rollback()
+        show_domain_error(form, exc)
+        return False
+    person = result.registration
+    if result.already:
+        flash(_("%(name)s ya tenía registrada su asistencia.", name=person.display_name), "info")
+    else:
+        flash(
+            _("Asistencia registrada: %(name)s (%(code)s).", name=person.display_name, code=person.code),
+            "success",
+        )
+    return True
 
 
 def _checkin_context(event: Event) -> dict[str, Any]:
