@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import get_timezone_location
 from flask import current_app, has_request_context, request, session
-from flask_babel import format_date, format_datetime, get_locale, get_timezone
+from flask_babel import format_date, format_datetime, format_time, get_locale, get_timezone
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
@@ -64,7 +64,17 @@ def format_in_zone(value: datetime | None, zone: str | None = None, fmt: str = "
     zone = zone or str(get_timezone())
     local = to_zone(value, zone)
     # Flask-Babel would convert again to the viewer zone; hand it the zone we chose.
-    return format_datetime(local, fmt, rebase=False) + " " + local.strftime("%Z")
+    if fmt == "medium":
+        # The medium date with the time to the minute ("7 dic 2026, 1:02 p.m."): CLDR's
+        # medium time carries seconds, which nobody reading a page needs.
+        text = (
+            get_locale()
+            .datetime_formats["medium"]
+            .format(format_time(local, "short", rebase=False), format_date(local, "medium", rebase=False))
+        )
+    else:
+        text = format_datetime(local, fmt, rebase=False)
+    return text + " " + local.strftime("%Z")
 
 
 def current_locale_code() -> str:

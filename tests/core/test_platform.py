@@ -168,3 +168,6 @@ def test_times_are_shown_in_the_zone_and_language_asked_for(app):
             english = format_in_zone(moment, "America/Tijuana")
     assert "12:30" in spanish and "mar" in spanish and "CST" in spanish
     assert "10:30" in english and "Mar" in english and "PST" in english
+    # To the minute: no seconds on a page.
+    assert "12:30:00" not in spanish and "10:30:00" not in english
+    assert spanish.startswith("5 mar 2026, 12:30") and english.startswith("Mar 5, 2026, 10:30")
