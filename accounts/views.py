@@ -737,6 +737,8 @@ def audit_log():
         actions=audit.known_actions(),
         action_label=audit.action_label,
         object_link=audit.object_link,
+        object_name=audit.object_name,
+        detail_label=audit.detail_label,
         institutions=list(all_institutions),
         selected=institution_slug,
     )
@@ -758,6 +760,8 @@ audit.describe_actions(
         "invitation.revoke": _l("revocó una invitación"),
         "user.admin_grant": _l("dio permisos de administración"),
         "user.delete": _l("eliminó su cuenta"),
+        "sessions.end_others": _l("cerró sus sesiones en otros dispositivos"),
+        "credentials.revoke": _l("revocó sus sesiones y tokens"),
     }
 )
 
@@ -768,3 +772,12 @@ def _institution_link(object_id: str) -> str | None:
 
 
 audit.link_objects("institution", _institution_link)
+audit.name_objects(
+    {
+        "institution": _l("institución"),
+        "user": _l("cuenta"),
+        "membership": _l("membresía"),
+        "invitation": _l("invitación"),
+        "apitoken": _l("token de la API"),
+    }
+)

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
@@ -21,6 +22,7 @@ from challenges.models import (
     Team,
 )
 from challenges.permissions import may_view
+from core import audit
 from core.exceptions import DomainError
 from core.extensions import db
 from core.models import Institution
@@ -832,3 +834,54 @@ def my_assignments():
     return render_template(
         "challenges/my_assignments.html", assignments=assignments, challenges=challenges, **_labels()
     )
+
+
+# --- how challenges' actions read in the audit log ----------------------------------------------
+
+audit.describe_actions(
+    {
+        "challenge.create": _l("creó un reto"),
+        "challenge.update": _l("editó un reto"),
+        "challenge.publish": _l("publicó un reto"),
+        "challenge.open": _l("abrió un reto a soluciones"),
+        "challenge.close": _l("cerró la recepción de soluciones"),
+        "challenge.judging": _l("inició la evaluación de un reto"),
+        "challenge.cancel": _l("canceló un reto"),
+        "challenge.clarification.ask": _l("hizo una pregunta sobre un reto"),
+        "challenge.clarification.answer": _l("respondió una pregunta sobre un reto"),
+        "challenge.juror.add": _l("agregó a una persona al jurado"),
+        "challenge.panel.lock": _l("cerró la integración del jurado"),
+        "challenge.assign": _l("asignó soluciones al jurado"),
+        "challenge.conflict.declare": _l("declaró un conflicto de interés"),
+        "challenge.eligibility": _l("revisó la elegibilidad de una solución"),
+        "challenge.score": _l("calificó una solución"),
+        "challenge.award": _l("asignó los premios de un reto"),
+        "challenge.results.publish": _l("publicó los resultados de un reto"),
+        "challenge.submission": _l("entregó una solución"),
+        "challenge.team.create": _l("formó un equipo"),
+        "challenge.team.invite": _l("invitó a una persona a su equipo"),
+        "challenge.team.renew_invite": _l("renovó la invitación de su equipo"),
+        "challenge.team.join": _l("se unió a un equipo"),
+        "challenge.team.leave": _l("dejó un equipo"),
+        "challenge.team.captain": _l("cedió la capitanía de su equipo"),
+        "challenge.team.legal_entity": _l("registró la persona moral de su equipo"),
+        "showcase.propose": _l("propuso una app para la vitrina"),
+        "showcase.review": _l("revisó una app propuesta para la vitrina"),
+    }
+)
+audit.link_objects("challenge", lambda object_id: url_for("challenges.detail", challenge_id=int(object_id)))
+audit.link_objects("team", lambda object_id: url_for("challenges.team", team_id=int(object_id)))
+audit.link_objects(
+    "submission", lambda object_id: url_for("challenges.submission", submission_id=int(object_id))
+)
+audit.link_objects(
+    "showcaseitem", lambda object_id: url_for("challenges.showcase_item", item_id=int(object_id))
+)
+audit.name_objects(
+    {
+        "challenge": _l("reto"),
+        "team": _l("equipo"),
+        "submission": _l("solución"),
+        "showcaseitem": _l("app de la vitrina"),
+    }
+)

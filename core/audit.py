@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from core.extensions import db
@@ -43,6 +44,70 @@ def record(
 
 _ACTION_LABELS: dict[str, Any] = {}
 _OBJECT_LINKS: dict[str, Callable[[str], str | None]] = {}
+_OBJECT_NAMES: dict[str, Any] = {"platform": _l("plataforma")}
+
+# The keys domains put in `details`, in words (a key not here shows as itself).
+DETAIL_LABELS: dict[str, Any] = {
+    "approved": _l("Aprobada"),
+    "attendance": _l("Asistencia"),
+    "audience": _l("Destinatarios"),
+    "automatic": _l("Automática"),
+    "award": _l("Premio"),
+    "awards": _l("Premios"),
+    "certificate_withdrawn": _l("Constancia retirada"),
+    "challenge_id": _l("Reto"),
+    "checked_in_at": _l("Entrada registrada"),
+    "clarification_id": _l("Pregunta"),
+    "code": _l("Código"),
+    "commitment_id": _l("Acuerdo"),
+    "committed_on": _l("Fecha comprometida"),
+    "count": _l("Cantidad"),
+    "day": _l("Día"),
+    "description": _l("Descripción"),
+    "eligible": _l("Elegible"),
+    "email": _l("Correo"),
+    "fields": _l("Campos"),
+    "first": _l("Primera vez"),
+    "from": _l("Antes"),
+    "idea": _l("Idea"),
+    "image_id": _l("Imagen"),
+    "institution": _l("Institución"),
+    "into": _l("Unida con"),
+    "invitation_id": _l("Invitación"),
+    "juror_id": _l("Jurado"),
+    "kind": _l("Tipo"),
+    "message_id": _l("Mensaje"),
+    "name": _l("Nombre"),
+    "note": _l("Nota"),
+    "per_submission": _l("Jurados por solución"),
+    "privacy": _l("Privacidad"),
+    "published": _l("Publicada"),
+    "question": _l("Pregunta"),
+    "reason": _l("Motivo"),
+    "reason_code": _l("Motivo (código)"),
+    "recipients": _l("Destinatarios"),
+    "registration_id": _l("Registro"),
+    "rfc": _l("RFC"),
+    "role": _l("Rol"),
+    "seed": _l("Semilla del sorteo"),
+    "sessions": _l("Sesiones"),
+    "short": _l("Faltan jurados"),
+    "slug": _l("Identificador"),
+    "status": _l("Estado"),
+    "story_id": _l("Historia"),
+    "subject": _l("Asunto"),
+    "team": _l("Equipo"),
+    "team_id": _l("Equipo"),
+    "terms_version": _l("Versión de los términos"),
+    "title": _l("Título"),
+    "to": _l("Después"),
+    "url": _l("URL"),
+    "user_id": _l("Persona"),
+    "values": _l("Valores"),
+    "version": _l("Versión"),
+    "via": _l("Por medio de"),
+    "walk_in": _l("Sin registro previo"),
+}
 
 
 def describe_actions(labels: Mapping[str, Any]) -> None:
@@ -53,6 +118,23 @@ def describe_actions(labels: Mapping[str, Any]) -> None:
 def link_objects(object_type: str, build: Callable[[str], str | None]) -> None:
     """Register how to link an object of `object_type` from its id (None: no page)."""
     _OBJECT_LINKS[object_type] = build
+
+
+def name_objects(names: Mapping[str, Any]) -> None:
+    """Register how object types read in the log (`{"event": _l("actividad")}`)."""
+    _OBJECT_NAMES.update(names)
+
+
+def object_name(entry: AuditEntry) -> str:
+    """The entry's object type in words (the type itself when unnamed)."""
+    name = _OBJECT_NAMES.get(entry.object_type)
+    return str(name) if name is not None else entry.object_type
+
+
+def detail_label(key: str) -> str:
+    """A key of an entry's details in words (the key itself when unknown)."""
+    label = DETAIL_LABELS.get(key)
+    return str(label) if label is not None else key
 
 
 def action_label(action: str) -> str:

@@ -8,10 +8,12 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from core import audit
 from core.exceptions import DomainError
 from core.extensions import db, limiter
 from core.models import Institution
@@ -656,3 +658,41 @@ def remove_non_working_day(day: str):
     answers.remove_non_working_day(current_user, parsed)
     flash(_("Quitamos el día."), "info")
     return redirect(url_for("demand.non_working_days"))
+
+
+# --- how demand's actions read in the audit log -------------------------------------------------
+
+audit.describe_actions(
+    {
+        "demand.request": _l("pidió datos a la institución"),
+        "demand.answer": _l("respondió una solicitud de datos"),
+        "demand.answer_days": _l("cambió el plazo para responder solicitudes"),
+        "demand.deadline.move": _l("movió la fecha límite de una solicitud"),
+        "demand.overdue": _l("dejó vencer un compromiso de publicación"),
+        "demand.merge": _l("unió una solicitud con otra igual"),
+        "demand.comment.official": _l("comentó como respuesta oficial"),
+        "demand.comment.hide": _l("ocultó un comentario"),
+        "demand.non_working_day.add": _l("agregó un día inhábil"),
+        "demand.non_working_day.remove": _l("quitó un día inhábil"),
+        "catalogue.refresh": _l("actualizó el catálogo de datos"),
+    }
+)
+audit.link_objects("demanditem", lambda object_id: url_for("demand.detail", item_id=int(object_id)))
+
+
+def _comment_link(object_id: str) -> str | None:
+    from demand.models import Comment
+
+    comment = db.session.get(Comment, int(object_id))
+    if comment is None:
+        return None
+    if comment.item_id is not None:
+        return url_for("demand.detail", item_id=comment.item_id, _anchor=f"comment-{comment.id}")
+    return url_for("demand.dataset", dataset_id=comment.dataset_id, _anchor=f"comment-{comment.id}")
+
+
+audit.link_objects("comment", _comment_link)
+audit.link_objects("dataset", lambda object_id: url_for("demand.dataset", dataset_id=int(object_id)))
+audit.name_objects(
+    {"demanditem": _l("solicitud"), "comment": _l("comentario"), "dataset": _l("conjunto de datos")}
+)

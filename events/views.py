@@ -1033,6 +1033,13 @@ audit.describe_actions(
         "event.publish": _l("publicó la actividad"),
         "event.reschedule": _l("cambió la fecha de la actividad"),
         "event.cancel": _l("canceló la actividad"),
+        "event.delete": _l("borró el borrador de una actividad"),
+        "event.cohost.request": _l("invitó a otra institución a coorganizar la actividad"),
+        "event.cohost.accept": _l("aceptó coorganizar la actividad"),
+        "event.cohost.decline": _l("declinó coorganizar la actividad"),
+        "commitment.responsible.request": _l("pidió a otra institución hacerse cargo de un acuerdo"),
+        "commitment.responsible.accept": _l("aceptó hacerse cargo de un acuerdo"),
+        "commitment.responsible.decline": _l("declinó hacerse cargo de un acuerdo"),
         "event.complete": _l("marcó la actividad como concluida"),
         "event.outcome.record": _l("registró el resultado de la actividad"),
         "event.outcome.update": _l("editó el resultado de la actividad"),
@@ -1052,6 +1059,15 @@ audit.describe_actions(
 )
 audit.link_objects("event", lambda object_id: url_for("events.detail", event_id=int(object_id)))
 audit.link_objects("successstory", lambda object_id: url_for("events.story", story_id=int(object_id)))
+audit.name_objects(
+    {
+        "event": _l("actividad"),
+        "successstory": _l("historia"),
+        "registration": _l("registro"),
+        "commitment": _l("acuerdo"),
+        "calendarfeedtoken": _l("enlace de calendario"),
+    }
+)
 
 
 # The day of an event (check-in by name and camera, messages, certificates) adds its pages here.

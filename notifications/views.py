@@ -368,3 +368,4 @@ audit.describe_actions(
 audit.link_objects(
     "notification", lambda object_id: url_for("notifications.outbox_message", notification_id=int(object_id))
 )
+audit.name_objects({"notification": _l("correo"), "mailboxhealth": _l("buzón")})

@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from core import audit
 from core.choices import MEXICAN_STATES, SECTOR_LABELS
 from core.exceptions import DomainError
 from core.extensions import db
@@ -698,3 +699,24 @@ def export_download(survey_id: int, export_id: int):
         mimetype=exports.MIMETYPES[item.format],
         headers={"Content-Disposition": f'attachment; filename="{item.filename}"'},
     )
+
+
+# --- how surveys' actions read in the audit log -------------------------------------------------
+
+audit.describe_actions(
+    {
+        "survey.created": _l("creó una encuesta"),
+        "survey.updated": _l("editó una encuesta"),
+        "survey.duplicated": _l("creó una encuesta como copia de otra"),
+        "survey.scheduled": _l("programó la apertura de una encuesta"),
+        "survey.opened": _l("abrió una encuesta"),
+        "survey.closed": _l("cerró una encuesta"),
+        "survey.results_published": _l("publicó los resultados de una encuesta"),
+        "survey.text_approved": _l("aprobó una respuesta abierta para los resultados"),
+        "survey.text_rejected": _l("rechazó una respuesta abierta para los resultados"),
+        "survey.idea_approved": _l("aprobó una idea propuesta"),
+        "survey.idea_rejected": _l("rechazó una idea propuesta"),
+    }
+)
+audit.link_objects("survey", lambda object_id: url_for("surveys.answer", survey_id=int(object_id)))
+audit.name_objects({"survey": _l("encuesta"), "surveychoice": _l("idea")})

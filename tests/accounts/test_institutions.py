@@ -272,7 +272,8 @@ def test_audit_log_reads_in_words_links_objects_filters_and_pages(app, client):
     login(client, "admin@example.org")
     page = client.get("/admin/audit").get_data(as_text=True)
     assert "publicó la actividad" in page and f'href="/events/{event_id}"' in page
-    assert "<dt>kind</dt>" in page  # details as fields, not escaped JSON
+    assert "<dt>Tipo</dt>" in page  # details as fields in words, not escaped JSON
+    assert f'<a href="/events/{event_id}">actividad #{event_id}</a>' in page  # the object in words
     assert 'rel="next"' in page  # 60+ entries: more than one page
     older = client.get("/admin/audit?page=2").get_data(as_text=True)
     assert 'rel="prev"' in older
@@ -285,5 +286,46 @@ def test_audit_log_reads_in_words_links_objects_filters_and_pages(app, client):
     assert "No hay entradas con estos filtros." in since
     assert client.get("/admin/audit?since=nonsense&page=abc&until=2026-13-45").status_code == 200
     client.post("/language", data={"locale": "en"})
-    english = client.get("/admin/audit?action=event.publish")
-    assert "published the activity" in english.get_data(as_text=True)
+    english = client.get("/admin/audit?action=event.publish").get_data(as_text=True)
+    assert "published the activity" in english
+    assert f">activity #{event_id}</a>" in english
+
+
+def test_every_audited_action_reads_in_words_in_both_languages(app):
+    """Every action code written by `audit.record(...)` anywhere in the code (literals,
+    either side of a conditional) has words in Spanish and English, so the log and its
+    action filter never show a bare code."""
+    import ast
+    from pathlib import Path
+
+    from flask_babel import force_locale
+
+    from core import audit
+
+    root = Path(__file__).resolve().parents[2]
+    codes: dict[str, str] = {}
+    for path in root.glob("*/**/*.py"):
+        if path.parts[len(root.parts)] in {".venv", "tests", "migrations", "bench"}:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "record"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "audit"
+                and node.args
+            ):
+                for literal in ast.walk(node.args[0]):
+                    if isinstance(literal, ast.Constant) and isinstance(literal.value, str):
+                        codes[literal.value] = f"{path.relative_to(root)}:{node.lineno}"
+    assert len(codes) > 80  # the scan found the call sites
+    with app.test_request_context():
+        with force_locale("es_MX"):
+            spanish = {code: audit.action_label(code) for code in codes}
+        with force_locale("en"):
+            english = {code: audit.action_label(code) for code in codes}
+    undescribed = {code: where for code, where in codes.items() if spanish[code] == code}
+    assert not undescribed, f"actions without words: {undescribed}"
+    untranslated = sorted(code for code in codes if english[code] == spanish[code])
+    assert not untranslated, f"actions without English words: {untranslated}"
