@@ -29,6 +29,7 @@ PHONE_WIDTH, PHONE_HEIGHT, PHONE_MAX_HEIGHT = 360, 740, 2000
 ONLY: set[str] = set()
 LIAISON = ("enlace.inegi@promueve.example", "Enlace-INEGI-2026")
 CITIZEN = ("ciudadana@promueve.example", "Ciudadana-Promueve-2026")
+ADMIN = ("admin@promueve.example", "Admin-Promueve-2026")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -198,6 +199,17 @@ def main(base_url: str) -> None:
         code = _certificate_code(page.request.get(link).body())
         _open(page, f"/constancias/{code}")
         _shot(page, "certificate.png")
+        _open(page, "/notifications")
+        _shot(page, "notifications.png")
+
+        # The administrator's operations pages: the audit log filtered by action, the outbox
+        # searched by recipient.
+        page = new_page()
+        _log_in(page, *ADMIN)
+        _open(page, "/admin/audit?action=demand.request")
+        _shot(page, "audit.png")
+        _open(page, "/admin/outbox?q=ciudadana")
+        _shot(page, "outbox.png")
 
         # Anonymous, so the liaison's saved language is not changed.
         page = new_page()
