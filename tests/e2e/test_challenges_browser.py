@@ -17,18 +17,12 @@ from challenges.models import Challenge
 from core.extensions import db
 from core.timeutil import utcnow
 from tests.challenges.helpers import make_challenge
-from tests.conftest import free_port
-from tests.e2e.test_browser import (
-    BLOCKING_IMPACTS,
-    CHROMIUM_ARGS,
-    _axe_violations,
-    _chromium_path,
-    _dump_logs_on_failure,
-    _format,
-    _new_page,
+from tests.e2e.conftest import (
+    Axe,
+    open_page,
+    sign_in,
 )
 from tests.factories import (
-    PASSWORD,
     deliver_outbox,
     first_link,
     mails_to,
@@ -36,7 +30,6 @@ from tests.factories import (
     make_liaison,
     make_user,
 )
-from tests.processes import web_server
 
 pytestmark = pytest.mark.e2e
 
@@ -44,35 +37,7 @@ STRONG_PASSWORD = "Nopal-azul-en-bicicleta-77"
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
-@pytest.fixture(scope="module")
-def browser():
-    executable = _chromium_path()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
-
-
-def _check_axe(page, label: str, failures: list[str]) -> None:
-    blocking = [v for v in _axe_violations(page) if v["impact"] in BLOCKING_IMPACTS]
-    if blocking:
-        failures.append(_format(label, blocking))
-
-
-def _log_in(page, email: str, password: str = PASSWORD) -> None:
-    page.goto("/login")
-    page.fill("#email", email)
-    page.fill("#password", password)
-    page.locator("form.form button[type=submit]").click()
-    page.wait_for_load_state()
-    assert page.locator(".user-menu").count() == 1, page.content()
-
-
-def test_team_from_sign_up_to_final_submission_and_a_juror_scoring_it(app, browser, mail_dir, tmp_path):
+def test_team_from_sign_up_to_final_submission_and_a_juror_scoring_it(app, browser, base_url, mail_dir):
     with app.app_context():
         institution = make_institution("semovi", name="Secretaría de Movilidad")
         liaison = make_liaison(institution, "enlace@semovi.example.org")
@@ -80,16 +45,9 @@ def test_team_from_sign_up_to_final_submission_and_a_juror_scoring_it(app, brows
         juror = make_user("jurado@universidad.example.org", name="Ana Jurado")
         challenge_id, liaison_id, juror_email = challenge.id, liaison.id, juror.email
         db.session.remove()
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    log = tmp_path / "web.log"
-    failures: list[str] = []
+    axe = Axe()
     with ExitStack() as stack:
-        stack.enter_context(_dump_logs_on_failure(log))
-        stack.enter_context(
-            web_server(port, {"BASE_URL": base_url, "CHALLENGES_FILES_DIR": str(tmp_path / "files")}, log=log)
-        )
-        context, page = _new_page(browser, base_url, bypass_csp=True)
+        context, page = open_page(browser, base_url, bypass_csp=True)
         stack.callback(context.close)
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -110,19 +68,19 @@ def test_team_from_sign_up_to_final_submission_and_a_juror_scoring_it(app, brows
             db.session.remove()
         page.goto(first_link(mails_to(mail_dir, email)[0], "/verify/"))
         page.wait_for_load_state()
-        _log_in(page, email, STRONG_PASSWORD)
+        sign_in(page, email, STRONG_PASSWORD)
 
         # Find the challenge and form a team.
         page.get_by_role("link", name="Retos", exact=True).first.click()
         page.wait_for_load_state()
         page.get_by_role("link", name="Reto de movilidad segura").click()
         page.wait_for_load_state()
-        _check_axe(page, "/challenges/<id>", failures)
+        axe.check(page, "/challenges/<id>")
         page.fill("#team-name", "Ruta Clara")
         page.get_by_role("button", name="Crear equipo").click()
         page.wait_for_load_state()
         assert "Ruta Clara" in page.locator("h1").inner_text(), page.content()
-        _check_axe(page, "/challenges/teams/<id>", failures)
+        axe.check(page, "/challenges/teams/<id>")
 
         # Send a solution with a file: without the terms accepted it is refused.
         page.get_by_role("link", name="Enviar una solución").click()
@@ -137,7 +95,7 @@ def test_team_from_sign_up_to_final_submission_and_a_juror_scoring_it(app, brows
         page.get_by_role("button", name="Enviar", exact=True).click()
         page.wait_for_load_state()
         assert "Acepta las bases" in page.content()
-        _check_axe(page, "/challenges/teams/<id>/submit (refused)", failures)
+        axe.check(page, "/challenges/teams/<id>/submit (refused)")
         page.set_input_files(
             "#f-attachments", files=[{"name": "informe.pdf", "mimeType": "application/pdf", "buffer": PDF}]
         )
@@ -156,7 +114,7 @@ def test_team_from_sign_up_to_final_submission_and_a_juror_scoring_it(app, brows
         page.wait_for_load_state()
         assert "versión 2" in page.locator(".flash-success").inner_text()
         assert page.get_by_role("link", name="informe.pdf").count() == 2  # carried into version 2
-        _check_axe(page, "/challenges/submissions/<id>", failures)
+        axe.check(page, "/challenges/submissions/<id>")
 
         # The close passes and the beat closes the challenge: version 2 is final.
         with app.app_context():
@@ -178,12 +136,12 @@ def test_team_from_sign_up_to_final_submission_and_a_juror_scoring_it(app, brows
         assert page.get_by_role("link", name="Enviar una nueva versión").count() == 0
 
         # The juror scores it.
-        juror_context, juror_page = _new_page(browser, base_url, bypass_csp=True)
+        juror_context, juror_page = open_page(browser, base_url, bypass_csp=True)
         stack.callback(juror_context.close)
-        _log_in(juror_page, juror_email)
+        sign_in(juror_page, juror_email)
         juror_page.goto(f"/challenges/{challenge_id}/jury")
         assert "Rutas seguras 2.0" in juror_page.content()
-        _check_axe(juror_page, "/challenges/<id>/jury", failures)
+        axe.check(juror_page, "/challenges/<id>/jury")
         inputs = juror_page.locator(f"#s{submission_id} input[type=number]")
         for index in range(inputs.count()):
             inputs.nth(index).fill("8")
@@ -197,4 +155,4 @@ def test_team_from_sign_up_to_final_submission_and_a_juror_scoring_it(app, brows
         scores = services.scores_of(db.session.get(type(juror), juror.id), challenge_id)
         assert scores[submission_id].comment == "Muy útil para la ciudad."
         db.session.remove()
-    assert not failures, "\n".join(failures)
+    axe.assert_clean()

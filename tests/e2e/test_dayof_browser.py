@@ -19,13 +19,17 @@ from core.extensions import db
 from core.timeutil import utcnow
 from events import services
 from events.dayof_models import AttendanceCertificate
-from tests.e2e.test_browser import BLOCKING_IMPACTS, _axe_violations, _format, _new_page
-from tests.e2e.test_events_browser import _log_in, _server, browser  # noqa: F401 - the fixture
+from tests.e2e.conftest import (
+    BLOCKING_IMPACTS,
+    BOTH_WIDTHS,
+    axe_violations,
+    format_violations,
+    open_page,
+    sign_in,
+)
 from tests.factories import make_event, make_institution, make_liaison, make_user
 
 pytestmark = pytest.mark.e2e
-
-WIDTHS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 360, "height": 780}}
 
 
 def _seed(app) -> dict:
@@ -59,17 +63,15 @@ def _seed(app) -> dict:
         }
 
 
-@pytest.mark.parametrize("width", list(WIDTHS))
-def test_check_in_by_name_and_camera_then_the_certificate(app, browser, tmp_path, width):  # noqa: F811
+@BOTH_WIDTHS
+def test_check_in_by_name_and_camera_then_the_certificate(app, browser, base_url, tmp_path, width, viewport):
     seeded = _seed(app)
     event_id = seeded["event"]
     qr = tmp_path / "codigo.png"
     qr.write_bytes(services.qr_png(seeded["pedro_code"]))
     failures: list[str] = []
     with ExitStack() as stack:
-        base_url = _server(stack, tmp_path)
-        viewport = WIDTHS[width]
-        context, page = _new_page(browser, base_url, viewport=viewport, accept_downloads=True)
+        context, page = open_page(browser, base_url, viewport=viewport, accept_downloads=True)
         stack.callback(context.close)
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -80,7 +82,7 @@ def test_check_in_by_name_and_camera_then_the_certificate(app, browser, tmp_path
 
         def audit(path: str, session=None) -> None:
             """axe on `path` with a session (the liaison's by default); nothing wider than the screen."""
-            checker_context, checker = _new_page(
+            checker_context, checker = open_page(
                 browser,
                 base_url,
                 viewport=viewport,
@@ -90,9 +92,9 @@ def test_check_in_by_name_and_camera_then_the_certificate(app, browser, tmp_path
             try:
                 response = checker.goto(path)
                 assert response is not None and response.ok, (path, response and response.status)
-                blocking = [v for v in _axe_violations(checker) if v["impact"] in BLOCKING_IMPACTS]
+                blocking = [v for v in axe_violations(checker) if v["impact"] in BLOCKING_IMPACTS]
                 if blocking:
-                    failures.append(_format(path, blocking))
+                    failures.append(format_violations(path, blocking))
                 overflow = checker.evaluate(
                     "() => { const m = document.querySelector('main');"
                     " return m.scrollWidth - m.clientWidth; }"
@@ -101,7 +103,7 @@ def test_check_in_by_name_and_camera_then_the_certificate(app, browser, tmp_path
             finally:
                 checker_context.close()
 
-        _log_in(page, seeded["liaison"])
+        sign_in(page, seeded["liaison"])
 
         # By name: search, check in with the row's button, undo it.
         page.goto(f"/events/{event_id}/checkin")
@@ -149,10 +151,10 @@ def test_check_in_by_name_and_camera_then_the_certificate(app, browser, tmp_path
         audit(f"/events/{event_id}/registrations")
 
         # Lucía downloads her certificate from "Mis actividades".
-        citizen_context, citizen = _new_page(browser, base_url, viewport=viewport, accept_downloads=True)
+        citizen_context, citizen = open_page(browser, base_url, viewport=viewport, accept_downloads=True)
         stack.callback(citizen_context.close)
         citizen.on("pageerror", lambda exc: errors.append(str(exc)))
-        _log_in(citizen, seeded["lucia"])
+        sign_in(citizen, seeded["lucia"])
         citizen.goto("/events/mine")
         with citizen.expect_download() as download_info:
             citizen.get_by_role(
@@ -170,7 +172,7 @@ def test_check_in_by_name_and_camera_then_the_certificate(app, browser, tmp_path
                     AttendanceCertificate.registration_id == seeded["lucia_registration"]
                 )
             ).scalar_one()
-        visitor_context, visitor = _new_page(browser, base_url, viewport=viewport)
+        visitor_context, visitor = open_page(browser, base_url, viewport=viewport)
         stack.callback(visitor_context.close)
         visitor.goto(f"/constancias/{code}")
         main = visitor.locator("main").inner_text()

@@ -3,8 +3,8 @@ catalogue dataset first), the institution's liaison answers it through the item 
 the citizen sees the answer on the page and in an email. axe-core finds no serious or
 critical violation on the demand pages.
 
-Data is seeded with the services inside the `app` fixture before `flask run` starts (see
-tests/e2e/test_browser.py for the browser, the axe-core injection and Chromium discovery).
+Data is seeded with the services inside the `app` fixture; the live server reads it (see
+tests/e2e/conftest.py for the browser, the axe-core injection and Chromium discovery).
 """
 
 from __future__ import annotations
@@ -18,44 +18,18 @@ from babel.dates import format_date
 from core.extensions import db
 from demand import reports
 from demand.models import Dataset
-from tests.conftest import free_port
-from tests.e2e.test_browser import (
+from tests.e2e.conftest import (
     BLOCKING_IMPACTS,
-    CHROMIUM_ARGS,
-    _axe_violations,
-    _chromium_path,
-    _dump_logs_on_failure,
-    _format,
-    _new_page,
+    axe_violations,
+    format_violations,
+    open_page,
+    sign_in,
 )
-from tests.factories import PASSWORD, deliver_outbox, mails_to, make_institution, make_liaison, make_user
-from tests.processes import web_server
+from tests.factories import deliver_outbox, mails_to, make_institution, make_liaison, make_user
 
 pytestmark = pytest.mark.e2e
 
 TITLE = "Accidentes de tránsito por municipio, mensual"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    executable = _chromium_path()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
-
-
-def _log_in(page, email: str) -> None:
-    page.goto("/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.locator("form.form button[type=submit]").click()
-    page.wait_for_load_state()
-    assert page.locator(".user-menu").count() == 1, page.content()
 
 
 def _seed(app) -> dict:
@@ -76,29 +50,19 @@ def _seed(app) -> dict:
         return {"liaison": liaison.email, "citizen": citizen.email, "institution": inegi.id}
 
 
-def _server(stack: ExitStack, tmp_path) -> str:
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    log = tmp_path / "web.log"
-    stack.enter_context(_dump_logs_on_failure(log))
-    stack.enter_context(web_server(port, {"BASE_URL": base_url}, log=log))
-    return base_url
-
-
-def test_citizen_requests_liaison_answers_citizen_sees_it(app, browser, tmp_path, mail_dir):
+def test_citizen_requests_liaison_answers_citizen_sees_it(app, browser, base_url, mail_dir):
     seeded = _seed(app)
     committed_day = date.today() + timedelta(days=40)
     committed = committed_day.isoformat()  # typed into the date field
     committed_words = format_date(committed_day, "long", locale="es_MX")  # read on pages and in mail
     with ExitStack() as stack:
-        base_url = _server(stack, tmp_path)
-        context, page = _new_page(browser, base_url)
+        context, page = open_page(browser, base_url)
         stack.callback(context.close)
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
 
         # The citizen finds "Pedir datos" from the header and files a request.
-        _log_in(page, seeded["citizen"])
+        sign_in(page, seeded["citizen"])
         page.get_by_role("link", name="Solicitudes", exact=True).first.click()
         page.wait_for_load_state()
         page.get_by_role("link", name="Pedir datos").first.click()
@@ -121,9 +85,9 @@ def test_citizen_requests_liaison_answers_citizen_sees_it(app, browser, tmp_path
         item_url = page.url
 
         # The liaison answers it from the institution's list.
-        liaison_context, liaison = _new_page(browser, base_url)
+        liaison_context, liaison = open_page(browser, base_url)
         stack.callback(liaison_context.close)
-        _log_in(liaison, seeded["liaison"])
+        sign_in(liaison, seeded["liaison"])
         liaison.goto("/demand?institution=inegi")
         liaison.get_by_role("link", name=TITLE).click()
         liaison.wait_for_load_state()
@@ -153,7 +117,7 @@ def test_citizen_requests_liaison_answers_citizen_sees_it(app, browser, tmp_path
     assert item_url.split("/demand/")[1] in body
 
 
-def test_demand_pages_have_no_serious_accessibility_violations(app, browser, tmp_path):
+def test_demand_pages_have_no_serious_accessibility_violations(app, browser, base_url):
     seeded = _seed(app)
     from demand import items
     from tests.demand.helpers import citizen, request
@@ -169,16 +133,15 @@ def test_demand_pages_have_no_serious_accessibility_violations(app, browser, tmp
         item_id = item.id
     failures: list[str] = []
     with ExitStack() as stack:
-        base_url = _server(stack, tmp_path)
 
         def check(page, path: str) -> None:
             response = page.goto(path)
             assert response is not None and response.ok, (path, response and response.status)
-            blocking = [v for v in _axe_violations(page) if v["impact"] in BLOCKING_IMPACTS]
+            blocking = [v for v in axe_violations(page) if v["impact"] in BLOCKING_IMPACTS]
             if blocking:
-                failures.append(_format(path, blocking))
+                failures.append(format_violations(path, blocking))
 
-        anonymous_context, anonymous = _new_page(browser, base_url, bypass_csp=True)
+        anonymous_context, anonymous = open_page(browser, base_url, bypass_csp=True)
         stack.callback(anonymous_context.close)
         for path in (
             "/demand",
@@ -188,9 +151,9 @@ def test_demand_pages_have_no_serious_accessibility_violations(app, browser, tmp
             "/institutions/inegi/accountability",
         ):
             check(anonymous, path)
-        liaison_context, liaison = _new_page(browser, base_url, bypass_csp=True)
+        liaison_context, liaison = open_page(browser, base_url, bypass_csp=True)
         stack.callback(liaison_context.close)
-        _log_in(liaison, seeded["liaison"])
+        sign_in(liaison, seeded["liaison"])
         for path in (
             f"/demand/{item_id}",
             "/demand/new?institution=inegi",

@@ -2,8 +2,8 @@
 management pages; a citizen finds a datathon, registers, sees the confirmation and downloads the
 .ics; axe-core finds no serious or critical violation on the list, detail and management pages.
 
-Data is seeded with the services inside the `app` fixture before `flask run` starts (see
-tests/e2e/test_browser.py for the browser, the axe-core injection and Chromium discovery).
+Data is seeded with the services inside the `app` fixture; the live server reads it (see
+tests/e2e/conftest.py for the browser, the axe-core injection and Chromium discovery).
 """
 
 from __future__ import annotations
@@ -18,44 +18,18 @@ from icalendar import Calendar
 
 from core.timeutil import to_zone, utcnow
 from events import services
-from tests.conftest import free_port
-from tests.e2e.test_browser import (
+from tests.e2e.conftest import (
     BLOCKING_IMPACTS,
-    CHROMIUM_ARGS,
-    _axe_violations,
-    _chromium_path,
-    _dump_logs_on_failure,
-    _format,
-    _new_page,
+    axe_violations,
+    format_violations,
+    open_page,
+    sign_in,
 )
-from tests.factories import PASSWORD, make_event, make_institution, make_liaison, make_user
-from tests.processes import web_server
+from tests.factories import make_event, make_institution, make_liaison, make_user
 
 pytestmark = pytest.mark.e2e
 
 CODE = re.compile(r"^[A-Z0-9]{8}$")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    executable = _chromium_path()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
-
-
-def _log_in(page, email: str) -> None:
-    page.goto("/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.locator("form.form button[type=submit]").click()
-    page.wait_for_load_state()
-    assert page.locator(".user-menu").count() == 1, page.content()
 
 
 def _seed(app) -> dict:
@@ -133,29 +107,19 @@ def _seed(app) -> dict:
         }
 
 
-def _server(stack: ExitStack, tmp_path) -> str:
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    log = tmp_path / "web.log"
-    stack.enter_context(_dump_logs_on_failure(log))
-    stack.enter_context(web_server(port, {"BASE_URL": base_url}, log=log))
-    return base_url
-
-
 # --- 1. the liaison ---------------------------------------------------------------------------
 
 
-def test_liaison_creates_and_publishes_an_event(app, browser, tmp_path):
+def test_liaison_creates_and_publishes_an_event(app, browser, base_url):
     seeded = _seed(app)
     local_start = to_zone(utcnow(), seeded["timezone"]).replace(second=0, microsecond=0) + timedelta(days=21)
     title = "Datatón de calidad del aire"
     with ExitStack() as stack:
-        base_url = _server(stack, tmp_path)
-        context, page = _new_page(browser, base_url)
+        context, page = open_page(browser, base_url)
         stack.callback(context.close)
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        _log_in(page, seeded["liaison"])
+        sign_in(page, seeded["liaison"])
 
         page.locator(".site-header summary", has_text="Gestión").click()  # the management menu
         page.get_by_role("link", name="Gestionar actividades").first.click()
@@ -192,7 +156,7 @@ def test_liaison_creates_and_publishes_an_event(app, browser, tmp_path):
         assert "Quedan 40 lugares de 40" in page.locator(".event-aside").inner_text()
 
         # It is public now: an anonymous visitor finds it in the list, with its agenda.
-        visitor, visitor_page = _new_page(browser, base_url)
+        visitor, visitor_page = open_page(browser, base_url)
         stack.callback(visitor.close)
         visitor_page.goto("/events?kind=datathon")
         visitor_page.get_by_role("link", name=title).click()
@@ -211,15 +175,14 @@ def test_liaison_creates_and_publishes_an_event(app, browser, tmp_path):
 # --- 2. the citizen ----------------------------------------------------------------------------
 
 
-def test_citizen_finds_a_datathon_registers_and_downloads_the_ics(app, browser, tmp_path):
+def test_citizen_finds_a_datathon_registers_and_downloads_the_ics(app, browser, base_url):
     seeded = _seed(app)
     with ExitStack() as stack:
-        base_url = _server(stack, tmp_path)
-        context, page = _new_page(browser, base_url, accept_downloads=True)
+        context, page = open_page(browser, base_url, accept_downloads=True)
         stack.callback(context.close)
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        _log_in(page, seeded["citizen"])
+        sign_in(page, seeded["citizen"])
 
         # Find it: the list, filtered to datathons (the dialogue table drops out).
         page.get_by_role("link", name="Actividades", exact=True).first.click()
@@ -269,27 +232,26 @@ def test_citizen_finds_a_datathon_registers_and_downloads_the_ics(app, browser, 
 # --- 3. accessibility ----------------------------------------------------------------------------
 
 
-def test_event_pages_have_no_serious_accessibility_violations(app, browser, tmp_path):
+def test_event_pages_have_no_serious_accessibility_violations(app, browser, base_url):
     seeded = _seed(app)
     failures: list[str] = []
     minor: list[str] = []
     with ExitStack() as stack:
-        base_url = _server(stack, tmp_path)
 
         def check(page, path: str, label: str | None = None) -> None:
             if path:
                 response = page.goto(path)
                 assert response is not None and response.ok, (path, response and response.status)
-            violations = _axe_violations(page)
+            violations = axe_violations(page)
             blocking = [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
             if blocking:
-                failures.append(_format(label or path, blocking))
+                failures.append(format_violations(label or path, blocking))
             others = [v for v in violations if v["impact"] not in BLOCKING_IMPACTS]
             if others:
-                minor.append(_format(label or path, others))
+                minor.append(format_violations(label or path, others))
 
         # The site's CSP forbids inline scripts; bypass it to inject axe-core.
-        anonymous_context, anonymous = _new_page(browser, base_url, bypass_csp=True)
+        anonymous_context, anonymous = open_page(browser, base_url, bypass_csp=True)
         stack.callback(anonymous_context.close)
         datathon, table, done = seeded["datathon"], seeded["table"], seeded["done"]
         for path in (
@@ -303,18 +265,18 @@ def test_event_pages_have_no_serious_accessibility_violations(app, browser, tmp_
         ):
             check(anonymous, path)
 
-        citizen_context, citizen = _new_page(browser, base_url, bypass_csp=True)
+        citizen_context, citizen = open_page(browser, base_url, bypass_csp=True)
         stack.callback(citizen_context.close)
-        _log_in(citizen, seeded["citizen"])
+        sign_in(citizen, seeded["citizen"])
         citizen.goto(f"/events/{datathon}")
         citizen.get_by_role("button", name="Registrarme").click()
         citizen.wait_for_load_state()
         check(citizen, "", f"/events/{datathon} (registered, with QR code)")
         check(citizen, "/events/mine")
 
-        liaison_context, liaison = _new_page(browser, base_url, bypass_csp=True)
+        liaison_context, liaison = open_page(browser, base_url, bypass_csp=True)
         stack.callback(liaison_context.close)
-        _log_in(liaison, seeded["liaison"])
+        sign_in(liaison, seeded["liaison"])
         for path in (
             "/events/manage",
             "/events/new",

@@ -1,6 +1,6 @@
 """Forms that say everything at once, lists as rows, confirmation steps and duplicating an event,
 in headless Chromium at desktop width and at 360 px, with axe-core on every page visited (no
-serious or critical violation). See tests/e2e/test_browser.py for the browser and axe helpers."""
+serious or critical violation). See tests/e2e/conftest.py for the browser and axe helpers."""
 
 from __future__ import annotations
 
@@ -17,69 +17,21 @@ from core.models import ApiToken, AuditEntry, Membership
 from core.timeutil import to_zone, utcnow
 from events import services
 from events.models import Event, EventStatus, Registration, RegistrationStatus
-from tests.conftest import free_port
-from tests.e2e.test_browser import (
-    BLOCKING_IMPACTS,
-    CHROMIUM_ARGS,
-    _axe_violations,
-    _chromium_path,
-    _dump_logs_on_failure,
-    _format,
-    _new_page,
+from tests.e2e.conftest import (
+    BOTH_WIDTHS,
+    Axe,
+    open_page,
+    sign_in,
 )
-from tests.factories import PASSWORD, make_event, make_institution, make_liaison, make_user
-from tests.processes import web_server
+from tests.factories import make_event, make_institution, make_liaison, make_user
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, BOTH_WIDTHS]
 
-VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 360, "height": 740}}
 ZONE = "America/Mexico_City"
 
 
-@pytest.fixture(scope="module")
-def browser():
-    executable = _chromium_path()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
-
-
-@pytest.fixture(params=sorted(VIEWPORTS))
-def viewport(request):
-    return VIEWPORTS[request.param]
-
-
-class Axe:
-    """Collects serious and critical axe findings of every page checked."""
-
-    def __init__(self) -> None:
-        self.failures: list[str] = []
-
-    def check(self, page, label: str) -> None:
-        blocking = [v for v in _axe_violations(page) if v["impact"] in BLOCKING_IMPACTS]
-        if blocking:
-            self.failures.append(_format(label, blocking))
-
-    def assert_clean(self) -> None:
-        assert not self.failures, "Serious or critical WCAG violations:\n" + "\n".join(self.failures)
-
-
-def _server(stack: ExitStack, tmp_path) -> str:
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    log = tmp_path / "web.log"
-    stack.enter_context(_dump_logs_on_failure(log))
-    stack.enter_context(web_server(port, {"BASE_URL": base_url}, log=log))
-    return base_url
-
-
 def _page(stack: ExitStack, browser, base_url: str, viewport, **options):
-    context, page = _new_page(browser, base_url, viewport=viewport, **options)
+    context, page = open_page(browser, base_url, viewport=viewport, **options)
     stack.callback(context.close)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -91,15 +43,6 @@ def _page(stack: ExitStack, browser, base_url: str, viewport, **options):
 
     page.on("console", on_console)
     return page, errors
-
-
-def _log_in(page, email: str) -> None:
-    page.goto("/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.locator("form.form button[type=submit]").click()
-    page.wait_for_load_state()
-    assert page.locator(".user-menu").count() == 1, page.content()
 
 
 def _local(days: int, hour: int):
@@ -124,14 +67,13 @@ def _no_horizontal_scroll(page) -> None:
 # --- 1. seven mistakes, seven errors ----------------------------------------------------------
 
 
-def test_seven_mistakes_give_seven_errors_in_one_submission(app, browser, tmp_path, viewport):
+def test_seven_mistakes_give_seven_errors_in_one_submission(app, browser, base_url, viewport):
     with app.app_context():
         make_liaison(make_institution("inegi", name="INEGI"), "enlace@inegi.example.org")
     axe = Axe()
     with ExitStack() as stack:
-        base_url = _server(stack, tmp_path)
         page, errors = _page(stack, browser, base_url, viewport, bypass_csp=True)
-        _log_in(page, "enlace@inegi.example.org")
+        sign_in(page, "enlace@inegi.example.org")
         page.goto("/events/new")
         axe.check(page, "/events/new")
         start = _local(21, 10)
@@ -210,17 +152,16 @@ def _agenda_titles(app, title: str) -> list[str]:
 
 
 def test_agenda_rows_are_added_removed_and_moved_and_work_without_javascript(
-    app, browser, tmp_path, viewport
+    app, browser, base_url, viewport
 ):
     with app.app_context():
         make_liaison(make_institution("inegi", name="INEGI"), "enlace@inegi.example.org")
     title = "Datatón de agua"
     axe = Axe()
     with ExitStack() as stack:
-        base_url = _server(stack, tmp_path)
         # The site's real CSP (no bypass): the rows script is a static file and runs under it.
         page, errors = _page(stack, browser, base_url, viewport)
-        _log_in(page, "enlace@inegi.example.org")
+        sign_in(page, "enlace@inegi.example.org")
         page.goto("/events/new")
         _fill_basics(page, title)
         agenda = page.locator("#agenda")
@@ -262,7 +203,7 @@ def test_agenda_rows_are_added_removed_and_moved_and_work_without_javascript(
 
         # Without JavaScript: no buttons, three blank rows after the filled ones.
         plain, _ = _page(stack, browser, base_url, viewport, java_script_enabled=False)
-        _log_in(plain, "enlace@inegi.example.org")
+        sign_in(plain, "enlace@inegi.example.org")
         plain.goto(f"/events/{event_id}/edit")
         plain_rows = plain.locator("#agenda [data-row]")
         assert plain_rows.count() == 6
@@ -278,7 +219,7 @@ def test_agenda_rows_are_added_removed_and_moved_and_work_without_javascript(
         assert _agenda_titles(app, title) == ["Presentación de los datos", "Cierre", "Comida"]
 
         checked, _ = _page(stack, browser, base_url, viewport, bypass_csp=True)
-        _log_in(checked, "enlace@inegi.example.org")
+        sign_in(checked, "enlace@inegi.example.org")
         checked.goto(f"/events/{event_id}/edit")
         checked.locator("#agenda").get_by_role("button", name="Agregar un punto").click()
         axe.check(checked, f"/events/{event_id}/edit (rows)")
@@ -299,7 +240,7 @@ def _confirm(page, axe: Axe, label: str, says: str, button: str) -> None:
     page.wait_for_load_state()
 
 
-def test_destructive_actions_ask_first_and_say_what_happens(app, browser, tmp_path, viewport):
+def test_destructive_actions_ask_first_and_say_what_happens(app, browser, base_url, viewport):
     with app.app_context():
         inegi = make_institution("inegi", name="INEGI")
         liaison = make_liaison(inegi, "enlace@inegi.example.org")
@@ -316,11 +257,9 @@ def test_destructive_actions_ask_first_and_say_what_happens(app, browser, tmp_pa
         ids = {"full": full.id, "to_cancel": to_cancel.id, "draft": draft.id}
     axe = Axe()
     with ExitStack() as stack:
-        base_url = _server(stack, tmp_path)
-
         # A citizen gives up her place: the page says it goes to the first person waiting.
         page, errors = _page(stack, browser, base_url, viewport, bypass_csp=True)
-        _log_in(page, "lucia@example.org")
+        sign_in(page, "lucia@example.org")
         page.goto(f"/events/{ids['full']}")
         page.get_by_role("link", name="Cancelar mi registro").click()
         page.wait_for_load_state()
@@ -364,7 +303,7 @@ def test_destructive_actions_ask_first_and_say_what_happens(app, browser, tmp_pa
         assert not errors, errors
 
         liaison_page, liaison_errors = _page(stack, browser, base_url, viewport, bypass_csp=True)
-        _log_in(liaison_page, "enlace@inegi.example.org")
+        sign_in(liaison_page, "enlace@inegi.example.org")
 
         # Cancelling an event: how many people are told, then a reason.
         liaison_page.goto(f"/events/{ids['to_cancel']}")
@@ -413,7 +352,7 @@ def test_destructive_actions_ask_first_and_say_what_happens(app, browser, tmp_pa
 # --- 4. duplicating an event ------------------------------------------------------------------
 
 
-def test_a_liaison_duplicates_an_event_with_new_dates(app, browser, tmp_path, viewport):
+def test_a_liaison_duplicates_an_event_with_new_dates(app, browser, base_url, viewport):
     with app.app_context():
         inegi = make_institution("inegi", name="INEGI")
         make_liaison(inegi, "enlace@inegi.example.org")
@@ -435,9 +374,8 @@ def test_a_liaison_duplicates_an_event_with_new_dates(app, browser, tmp_path, vi
     new_start = _local(60, 9)
     axe = Axe()
     with ExitStack() as stack:
-        base_url = _server(stack, tmp_path)
         page, errors = _page(stack, browser, base_url, viewport, bypass_csp=True)
-        _log_in(page, "enlace@inegi.example.org")
+        sign_in(page, "enlace@inegi.example.org")
         page.goto(f"/events/{source_id}")
         page.get_by_role("link", name="Duplicar").click()
         page.wait_for_load_state()

@@ -9,8 +9,12 @@ from contextlib import ExitStack
 import pytest
 
 from tests.core.test_images import jpeg_with_gps_and_orientation
-from tests.e2e.test_browser import BLOCKING_IMPACTS, _axe_violations, _format, _new_page
-from tests.e2e.test_events_browser import _log_in, _server, browser  # noqa: F401 - the fixture
+from tests.e2e.conftest import (
+    BOTH_WIDTHS,
+    check_axe,
+    open_page,
+    sign_in,
+)
 from tests.factories import make_event, make_institution, make_liaison
 
 pytestmark = pytest.mark.e2e
@@ -26,17 +30,12 @@ def _seed(app) -> dict:
         return {"liaison": liaison.email, "event": event.id}
 
 
-def _no_blocking_violations(page, where: str) -> None:
-    blocking = [v for v in _axe_violations(page) if v["impact"] in BLOCKING_IMPACTS]
-    assert not blocking, _format(where, blocking)
-
-
 def _no_horizontal_scroll(page) -> None:
     assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 
-@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, {"width": 360, "height": 740}])
-def test_liaison_uploads_a_cover_and_everyone_sees_it_with_its_alt(app, browser, tmp_path, viewport):  # noqa: F811
+@BOTH_WIDTHS
+def test_liaison_uploads_a_cover_and_everyone_sees_it_with_its_alt(app, browser, base_url, viewport):
     seeded = _seed(app)
     photo = {
         "name": "portada.jpg",
@@ -44,17 +43,16 @@ def test_liaison_uploads_a_cover_and_everyone_sees_it_with_its_alt(app, browser,
         "buffer": jpeg_with_gps_and_orientation(1200, 800),
     }
     with ExitStack() as stack:
-        base_url = _server(stack, tmp_path)
         # axe is injected as an inline script: the liaison's browser lets it past the CSP; the
         # visitor's below keeps the CSP and must see no violation.
-        context, page = _new_page(browser, base_url, viewport=viewport, bypass_csp=True)
+        context, page = open_page(browser, base_url, viewport=viewport, bypass_csp=True)
         stack.callback(context.close)
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        _log_in(page, seeded["liaison"])
+        sign_in(page, seeded["liaison"])
 
         page.goto(f"/events/{seeded['event']}/edit")
-        _no_blocking_violations(page, "edit form")
+        check_axe(page, "edit form")
         page.set_input_files("#cover", photo)
         page.get_by_role("button", name="Guardar").click()
         page.wait_for_load_state()
@@ -62,7 +60,7 @@ def test_liaison_uploads_a_cover_and_everyone_sees_it_with_its_alt(app, browser,
         assert page.locator("#cover_alt-error").is_visible(), page.content()
         assert "texto alternativo" in page.locator("#cover_alt-error").inner_text()
         assert page.locator("#cover_alt").get_attribute("aria-invalid") == "true"
-        _no_blocking_violations(page, "edit form with errors")
+        check_axe(page, "edit form with errors")
 
         page.set_input_files("#cover", photo)
         page.fill("#cover_alt", ALT)
@@ -76,13 +74,13 @@ def test_liaison_uploads_a_cover_and_everyone_sees_it_with_its_alt(app, browser,
         assert page.evaluate("() => document.querySelector('.event-cover img').naturalWidth") > 0
         # The photo was 1200 × 800 with "rotate 90°" in its EXIF: upright now, and without it.
         assert cover.get_attribute("width") == "800" and cover.get_attribute("height") == "1200"
-        _no_blocking_violations(page, "event page with cover")
+        check_axe(page, "event page with cover")
         _no_horizontal_scroll(page)
 
         page.goto("/events")
-        _no_blocking_violations(page, "events list with a cover")
+        check_axe(page, "events list with a cover")
 
-        visitor, visitor_page = _new_page(browser, base_url, viewport=viewport)
+        visitor, visitor_page = open_page(browser, base_url, viewport=viewport)
         stack.callback(visitor.close)
         csp_reports: list[str] = []
         visitor_page.on(
@@ -94,7 +92,9 @@ def test_liaison_uploads_a_cover_and_everyone_sees_it_with_its_alt(app, browser,
         visitor_page.goto("/events")
         card_image = visitor_page.locator(".event-card img.card-cover")
         assert card_image.get_attribute("alt") == ALT
-        assert visitor_page.evaluate("() => document.querySelector('img.card-cover').naturalWidth") > 0
+        # The card's image loads lazily, after the page's load event: bring it in view and wait.
+        card_image.scroll_into_view_if_needed()
+        visitor_page.wait_for_function("() => document.querySelector('img.card-cover').naturalWidth > 0")
         _no_horizontal_scroll(visitor_page)
         with visitor_page.expect_navigation():
             visitor_page.get_by_role("link", name="Datatón de movilidad urbana").click()

@@ -17,16 +17,13 @@ from sqlalchemy import func, select
 
 from core.extensions import db
 from demo import seed_demo
-from tests.conftest import free_port
-from tests.e2e.test_browser import (
+from tests.e2e.conftest import (
     BLOCKING_IMPACTS,
-    CHROMIUM_ARGS,
-    _axe_violations,
-    _chromium_path,
-    _dump_logs_on_failure,
-    _format,
+    axe_violations,
+    check_axe,
+    format_violations,
+    sign_in,
 )
-from tests.processes import web_server
 
 pytestmark = pytest.mark.e2e
 
@@ -34,19 +31,6 @@ PHONE, DESKTOP = 360, 1280
 # The gov bar (about 30 px) plus one row of the header bar (about 60 px): a second row of
 # links would add at least 40 px more.
 ONE_ROW_HEADER_PX = 110
-
-
-@pytest.fixture(scope="module")
-def browser():
-    executable = _chromium_path()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
 
 
 def _first(statement) -> int:
@@ -177,11 +161,7 @@ def _seed(app) -> dict:
 
 
 def _log_in(page, email: str, password: str) -> None:
-    page.goto("/login")
-    page.fill("#email", email)
-    page.fill("#password", password)
-    page.locator("form.form button[type=submit]").click()
-    page.wait_for_load_state()
+    sign_in(page, email, password)
     assert page.locator(".user-menu .bell").count() == 1, page.content()
 
 
@@ -212,11 +192,6 @@ def _header_rows(page) -> tuple[float, list[str]]:
             return [header.getBoundingClientRect().height, lower];
         }"""
     )
-
-
-def _assert_axe_clean(page, label: str) -> None:
-    blocking = [v for v in _axe_violations(page) if v["impact"] in BLOCKING_IMPACTS]
-    assert not blocking, "Serious or critical WCAG violations:\n" + _format(label, blocking)
 
 
 def _every_page_fits(browser, base_url: str, roles: dict) -> None:
@@ -258,13 +233,13 @@ def _every_page_fits(browser, base_url: str, roles: dict) -> None:
                             failures.append(f"{label}: no menu button on the phone")
                         if page.locator(".main-nav.wide-only").is_visible():
                             failures.append(f"{label}: the desktop row shows on the phone")
-                    violations = _axe_violations(page)
+                    violations = axe_violations(page)
                     blocking = [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
                     if blocking:
-                        accessibility.append(_format(label, blocking))
+                        accessibility.append(format_violations(label, blocking))
                     others = [v for v in violations if v["impact"] not in BLOCKING_IMPACTS]
                     if others:
-                        minor.append(_format(label, others))
+                        minor.append(format_violations(label, others))
             assert not errors, (role, errors)
 
     if minor:
@@ -315,7 +290,7 @@ def _phone_menu_opens(browser, base_url: str, roles: dict) -> None:
             assert panel.get_by_role("button", name="Cerrar sesión").is_visible()
             assert _overflow(page) == ""
             if javascript:
-                _assert_axe_clean(page, "liaison 360px /events, menu open")
+                check_axe(page, "liaison 360px /events, menu open")
 
             # The panel's links lead on; the menu is closed on the next page.
             panel.get_by_role("link", name="Gestionar actividades").click()
@@ -371,17 +346,11 @@ def _outbox_search_on_a_phone(browser, base_url: str, roles: dict) -> None:
         # On the phone each message is a card: its column names are printed beside the values.
         assert rows.first.locator("td[data-label='Para']").is_visible()
         assert _overflow(page) == ""
-        _assert_axe_clean(page, "admin 360px /admin/outbox?q=…")
+        check_axe(page, "admin 360px /admin/outbox?q=…")
 
 
-def test_layout_at_360_and_1280_px_for_every_role(app, browser, tmp_path):
+def test_layout_at_360_and_1280_px_for_every_role(app, browser, base_url):
     roles = _seed(app)
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    log = tmp_path / "web.log"
-    with ExitStack() as stack:
-        stack.enter_context(_dump_logs_on_failure(log))
-        stack.enter_context(web_server(port, {"BASE_URL": base_url}, log=log))
-        _phone_menu_opens(browser, base_url, roles)
-        _outbox_search_on_a_phone(browser, base_url, roles)
-        _every_page_fits(browser, base_url, roles)
+    _phone_menu_opens(browser, base_url, roles)
+    _outbox_search_on_a_phone(browser, base_url, roles)
+    _every_page_fits(browser, base_url, roles)

@@ -2,8 +2,8 @@
 to the centre, an entry opens its object; axe-core finds no serious or critical violation
 on the centre, the preferences, the unsubscribe and mailbox pages, and the admin pages.
 
-Data is seeded with the services inside the `app` fixture before `flask run` starts (see
-tests/e2e/test_browser.py for the browser, the axe-core injection and Chromium discovery).
+Data is seeded with the services inside the `app` fixture; the live server reads it (see
+tests/e2e/conftest.py for the browser, the axe-core injection and Chromium discovery).
 """
 
 from __future__ import annotations
@@ -15,42 +15,16 @@ import pytest
 from core.extensions import db
 from notifications import services
 from notifications.delivery import record_bounce
-from tests.conftest import free_port
-from tests.e2e.test_browser import (
+from tests.e2e.conftest import (
     BLOCKING_IMPACTS,
-    CHROMIUM_ARGS,
-    _axe_violations,
-    _chromium_path,
-    _dump_logs_on_failure,
-    _format,
-    _new_page,
+    axe_violations,
+    format_violations,
+    open_page,
+    sign_in,
 )
-from tests.factories import PASSWORD, make_user
-from tests.processes import web_server
+from tests.factories import make_user
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def browser():
-    executable = _chromium_path()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
-
-
-def _log_in(page, email: str) -> None:
-    page.goto("/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.locator("form.form button[type=submit]").click()
-    page.wait_for_load_state()
-    assert page.locator(".user-menu").count() == 1, page.content()
 
 
 def _seed(app) -> dict:
@@ -92,22 +66,12 @@ def _seed(app) -> dict:
         }
 
 
-def _server(stack: ExitStack, tmp_path) -> str:
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    log = tmp_path / "web.log"
-    stack.enter_context(_dump_logs_on_failure(log))
-    stack.enter_context(web_server(port, {"BASE_URL": base_url}, log=log))
-    return base_url
-
-
-def test_bell_leads_to_the_centre_and_an_entry_to_its_object(app, browser, tmp_path):
+def test_bell_leads_to_the_centre_and_an_entry_to_its_object(app, browser, base_url):
     seeded = _seed(app)
     with ExitStack() as stack:
-        base_url = _server(stack, tmp_path)
-        context, page = _new_page(browser, base_url)
+        context, page = open_page(browser, base_url)
         stack.callback(context.close)
-        _log_in(page, seeded["ana"])
+        sign_in(page, seeded["ana"])
         bell = page.locator("a.bell")
         assert bell.locator(".bell-count").inner_text().startswith("4")
         bell.click()
@@ -121,45 +85,44 @@ def test_bell_leads_to_the_centre_and_an_entry_to_its_object(app, browser, tmp_p
         assert page.locator("a.bell .bell-count").count() == 0
 
 
-def test_notification_pages_have_no_serious_accessibility_violations(app, browser, tmp_path):
+def test_notification_pages_have_no_serious_accessibility_violations(app, browser, base_url):
     seeded = _seed(app)
     failures: list[str] = []
     minor: list[str] = []
     with ExitStack() as stack:
-        base_url = _server(stack, tmp_path)
 
         def check(page, path: str) -> None:
             response = page.goto(path)
             assert response is not None and response.status < 500, (path, response and response.status)
-            violations = _axe_violations(page)
+            violations = axe_violations(page)
             blocking = [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
             if blocking:
-                failures.append(_format(path, blocking))
+                failures.append(format_violations(path, blocking))
             others = [v for v in violations if v["impact"] not in BLOCKING_IMPACTS]
             if others:
-                minor.append(_format(path, others))
+                minor.append(format_violations(path, others))
 
         # The site's CSP forbids inline scripts; bypass it to inject axe-core.
-        anonymous_context, anonymous = _new_page(browser, base_url, bypass_csp=True)
+        anonymous_context, anonymous = open_page(browser, base_url, bypass_csp=True)
         stack.callback(anonymous_context.close)
         check(anonymous, f"/unsubscribe/{seeded['unsubscribe']}")
         check(anonymous, "/unsubscribe/not-a-token")
 
-        ana_context, ana = _new_page(browser, base_url, bypass_csp=True)
+        ana_context, ana = open_page(browser, base_url, bypass_csp=True)
         stack.callback(ana_context.close)
-        _log_in(ana, seeded["ana"])
+        sign_in(ana, seeded["ana"])
         for path in ("/notifications", "/notifications?unread=1", "/notifications/preferences"):
             check(ana, path)
 
-        luis_context, luis = _new_page(browser, base_url, bypass_csp=True)
+        luis_context, luis = open_page(browser, base_url, bypass_csp=True)
         stack.callback(luis_context.close)
-        _log_in(luis, seeded["luis"])
+        sign_in(luis, seeded["luis"])
         check(luis, "/")  # the undeliverable-address banner
         check(luis, "/notifications/mailbox")
 
-        admin_context, admin = _new_page(browser, base_url, bypass_csp=True)
+        admin_context, admin = open_page(browser, base_url, bypass_csp=True)
         stack.callback(admin_context.close)
-        _log_in(admin, seeded["admin"])
+        sign_in(admin, seeded["admin"])
         for path in (
             "/admin/outbox",
             "/admin/outbox?status=failed",

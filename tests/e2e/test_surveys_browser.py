@@ -3,7 +3,7 @@ question through the page, edits the answers, compares ideas in the wiki survey,
 the published results; axe-core finds no serious or critical violation on the survey pages
 (list, answering, my answers, results, wiki voting, builder, preview, moderation, invitations).
 
-Data is seeded with the services before `flask run` starts (see tests/e2e/test_browser.py).
+Data is seeded with the services; the live server reads it (see tests/e2e/conftest.py).
 """
 
 from __future__ import annotations
@@ -16,43 +16,17 @@ import pytest
 from core.extensions import db
 from surveys import services
 from surveys.models import SurveyResponse
-from tests.conftest import free_port
-from tests.e2e.test_browser import (
+from tests.e2e.conftest import (
     BLOCKING_IMPACTS,
-    CHROMIUM_ARGS,
-    _axe_violations,
-    _chromium_path,
-    _dump_logs_on_failure,
-    _format,
-    _new_page,
+    axe_violations,
+    format_violations,
+    open_page,
+    sign_in,
 )
-from tests.factories import PASSWORD, make_institution, make_liaison, make_user
-from tests.processes import web_server
+from tests.factories import make_institution, make_liaison, make_user
 from tests.surveys.factories import EVERY_KIND, make_dataset, make_survey
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def browser():
-    executable = _chromium_path()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
-
-
-def _log_in(page, email: str) -> None:
-    page.goto("/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.locator("form.form button[type=submit]").click()
-    page.wait_for_load_state()
-    assert page.locator(".user-menu").count() == 1, page.content()
 
 
 def _seed(app) -> dict:
@@ -72,25 +46,15 @@ def _seed(app) -> dict:
         }
 
 
-def _server(stack: ExitStack, tmp_path) -> str:
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    log = tmp_path / "web.log"
-    stack.enter_context(_dump_logs_on_failure(log))
-    stack.enter_context(web_server(port, {"BASE_URL": base_url}, log=log))
-    return base_url
-
-
-def test_citizen_answers_every_kind_edits_and_reads_the_results(app, browser, tmp_path):
+def test_citizen_answers_every_kind_edits_and_reads_the_results(app, browser, base_url):
     seeded = _seed(app)
     q = seeded["questions"]
     with ExitStack() as stack:
-        base_url = _server(stack, tmp_path)
-        context, page = _new_page(browser, base_url)
+        context, page = open_page(browser, base_url)
         stack.callback(context.close)
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        _log_in(page, seeded["citizen"])
+        sign_in(page, seeded["citizen"])
 
         page.get_by_role("link", name="Encuestas", exact=True).first.click()
         page.wait_for_load_state()
@@ -151,34 +115,33 @@ def test_citizen_answers_every_kind_edits_and_reads_the_results(app, browser, tm
         assert not errors, errors
 
 
-def test_survey_pages_have_no_serious_accessibility_violations(app, browser, tmp_path):
+def test_survey_pages_have_no_serious_accessibility_violations(app, browser, base_url):
     seeded = _seed(app)
     failures: list[str] = []
     minor: list[str] = []
     survey, wiki_question = seeded["survey"], seeded["questions"][8]
     with ExitStack() as stack:
-        base_url = _server(stack, tmp_path)
 
         def check(page, path: str, label: str | None = None) -> None:
             if path:
                 response = page.goto(path)
                 assert response is not None and response.ok, (path, response and response.status)
-            violations = _axe_violations(page)
+            violations = axe_violations(page)
             blocking = [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
             if blocking:
-                failures.append(_format(label or path, blocking))
+                failures.append(format_violations(label or path, blocking))
             others = [v for v in violations if v["impact"] not in BLOCKING_IMPACTS]
             if others:
-                minor.append(_format(label or path, others))
+                minor.append(format_violations(label or path, others))
 
-        anonymous_context, anonymous = _new_page(browser, base_url, bypass_csp=True)
+        anonymous_context, anonymous = open_page(browser, base_url, bypass_csp=True)
         stack.callback(anonymous_context.close)
         for path in ("/surveys", f"/surveys/{survey}"):
             check(anonymous, path)
 
-        citizen_context, citizen = _new_page(browser, base_url, bypass_csp=True)
+        citizen_context, citizen = open_page(browser, base_url, bypass_csp=True)
         stack.callback(citizen_context.close)
-        _log_in(citizen, seeded["citizen"])
+        sign_in(citizen, seeded["citizen"])
         check(citizen, f"/surveys/{survey}", "answering page")
         citizen.get_by_role("button", name="Enviar respuestas").click()
         citizen.wait_for_selector(".field-error")
@@ -186,9 +149,9 @@ def test_survey_pages_have_no_serious_accessibility_violations(app, browser, tmp
         check(citizen, f"/surveys/{survey}/questions/{wiki_question}/compare")
         check(citizen, "/surveys/mine")
 
-        liaison_context, liaison = _new_page(browser, base_url, bypass_csp=True)
+        liaison_context, liaison = open_page(browser, base_url, bypass_csp=True)
         stack.callback(liaison_context.close)
-        _log_in(liaison, seeded["liaison"])
+        sign_in(liaison, seeded["liaison"])
         for path in (
             "/surveys/manage",
             "/surveys/new?institution=conagua",
