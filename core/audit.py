@@ -76,6 +76,7 @@ DETAIL_LABELS: dict[str, Any] = {
     "invitation_id": _l("Invitación"),
     "juror_id": _l("Jurado"),
     "kind": _l("Tipo"),
+    "membership_id": _l("Membresía"),
     "message_id": _l("Mensaje"),
     "name": _l("Nombre"),
     "note": _l("Nota"),

@@ -120,7 +120,7 @@ def test_admin_reads_and_filters_the_audit_log_and_searches_the_outbox(app, page
             strict=True,
         )
     )
-    assert details == {"from": "staff", "membership_id": "52", "to": "liaison"}
+    assert details == {"Antes": "staff", "Membresía": "52", "Después": "liaison"}
     assert "{" not in first.locator("dl.audit-details").inner_text()
 
     # Older entries are on the next page, and their objects are links.
