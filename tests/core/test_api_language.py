@@ -12,9 +12,10 @@ import pytest
 from werkzeug.exceptions import MethodNotAllowed
 
 from core.api_messages import MARSHMALLOW_MESSAGES, field_messages
+from core.extensions import db
 from core.validation import SingleLineText
 from tests.conftest import ROOT
-from tests.factories import PASSWORD, make_event, make_institution, make_liaison, make_user
+from tests.factories import PASSWORD, login, make_event, make_institution, make_liaison, make_user
 
 API = "/api/v1"
 ENGLISH = {"Accept-Language": "en-US,en;q=0.9"}
@@ -48,6 +49,22 @@ def test_a_404_in_spanish_by_default_and_in_english_when_asked(app, client):
     # A language we do not ship falls back to Spanish.
     french = client.get(f"{API}/institutions/nope", headers={"Accept-Language": "fr-FR"})
     assert error_of(french, 404, "not_found")["message"] == "No existe la institución 'nope'."
+
+
+def test_a_token_caller_is_answered_by_its_header_a_browser_session_by_its_profile(app, client):
+    with app.app_context():
+        make_user("ana@example.org").locale = "en"
+        db.session.commit()
+    headers = token(app.test_client(), "ana@example.org")
+    # A token has no session: the header decides, and without one the answer is Spanish.
+    by_token = client.get(f"{API}/institutions/nope", headers={**headers, **SPANISH})
+    assert error_of(by_token, 404, "not_found")["message"] == "No existe la institución 'nope'."
+    bare = client.get(f"{API}/institutions/nope", headers=headers)
+    assert error_of(bare, 404, "not_found")["message"] == "No existe la institución 'nope'."
+    # A signed-in browser gets its profile's language, as on the pages.
+    login(client, "ana@example.org")
+    by_session = client.get(f"{API}/institutions/nope", headers=SPANISH)
+    assert error_of(by_session, 404, "not_found")["message"] == "No institution 'nope'."
 
 
 def test_generic_messages_of_werkzeug_statuses_are_translated(app, client):
