@@ -47,9 +47,14 @@ ERROR_CODES = {
 
 
 class ErrorBodySchema(ma.Schema):
-    code = ma.fields.String(required=True)
-    message = ma.fields.String(required=True)
-    fields = ma.fields.Dict(keys=ma.fields.String())
+    code = ma.fields.String(required=True, metadata={"description": "Stable in every language: match on it."})
+    message = ma.fields.String(
+        required=True,
+        metadata={"description": "In the caller's language: Accept-Language `en` or `es` (the default)."},
+    )
+    fields = ma.fields.Dict(
+        keys=ma.fields.String(), metadata={"description": "Messages per field, in the same language."}
+    )
 
 
 class ErrorSchema(ma.Schema):
