@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from flask import current_app
 from flask.views import MethodView
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from accounts import services
@@ -144,13 +145,13 @@ def _domain_abort(exc: DomainError):
 def _institution_or_404(slug: str) -> Institution:
     institution = db.session.execute(select(Institution).where(Institution.slug == slug)).scalar_one_or_none()
     if institution is None:
-        api_abort(404, f"No institution '{slug}'.")
+        api_abort(404, _("No existe la institución '%(slug)s'.", slug=slug))
     return institution
 
 
 def _require(action: str, obj=None) -> None:
     if not can(api_user(), action, obj):
-        api_abort(403, "You are not allowed to do this.")
+        api_abort(403, _("No se te permite hacer esto."))
 
 
 @blp.route("/tokens")
@@ -167,7 +168,7 @@ class Tokens(MethodView):
         """Exchange email and password for a bearer token."""
         user = services.authenticate(payload["email"], payload["password"])
         if user is None:
-            api_abort(401, "The email or the password is not correct.", code="invalid_credentials")
+            api_abort(401, _("El correo o la contraseña son incorrectos."), code="invalid_credentials")
         try:
             token, raw = services.issue_api_token(user, payload.get("name") or "API")
         except DomainError as exc:
@@ -191,7 +192,7 @@ class TokenItem(MethodView):
         """Revoke one of my tokens (someone else's answers exactly like one that does not exist)."""
         token = db.session.get(ApiToken, token_id)
         if token is None or token.revoked_at is not None or not can(api_user(), "token.revoke", token):
-            api_abort(404, "No such token.")
+            api_abort(404, _("No existe ese token."))
         services.revoke_api_token(api_user(), token)
 
 
@@ -243,7 +244,11 @@ class InstitutionItem(MethodView):
         institution = _institution_or_404(slug)
         _require("institution.edit", institution)
         if "name" in payload and not (payload["name"] or "").strip():
-            api_abort(422, "The request has invalid fields.", fields={"name": ["The name cannot be empty."]})
+            api_abort(
+                422,
+                _("La solicitud tiene campos no válidos."),
+                fields={"name": [_("El nombre no puede quedar vacío.")]},
+            )
         # null clears an optional field; the service reads "" as "clear" and None as "unchanged".
         fields = {key: ("" if value is None else value) for key, value in payload.items()}
         try:

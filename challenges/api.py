@@ -7,6 +7,7 @@ from typing import Any
 
 import marshmallow as ma
 from flask.views import MethodView
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from challenges import services
@@ -460,21 +461,21 @@ def _run(func, *args, **kwargs):
 def _challenge_or_404(challenge_id: int) -> Challenge:
     challenge = services.get_challenge(challenge_id)
     if challenge is None or not may_view(api_user(), challenge):
-        api_abort(404, "No such challenge.")
+        api_abort(404, _("No existe ese reto."))
     return challenge
 
 
 def _managed_or_404(challenge_id: int) -> Challenge:
     challenge = _challenge_or_404(challenge_id)
     if not can(api_user(), "challenges.manage", challenge):
-        api_abort(403, "Only the challenge's institution (its liaisons and staff) may do this.")
+        api_abort(403, _("Solo la institución del reto (sus enlaces y su personal) puede hacer esto."))
     return challenge
 
 
 def _team_or_404(team_id: int) -> Team:
     team = services.get_team(team_id)
     if team is None or not may_view(api_user(), team.challenge):
-        api_abort(404, "No such team.")
+        api_abort(404, _("No existe ese equipo."))
     return team
 
 
@@ -484,14 +485,14 @@ def _team_to_submit_for(team_id: int) -> Team:
 
     team = db.session.get(Team, team_id, options=[joinedload(Team.challenge)])
     if team is None or not may_view(api_user(), team.challenge):
-        api_abort(404, "No such team.")
+        api_abort(404, _("No existe ese equipo."))
     return team
 
 
 def _submission_or_404(submission_id: int) -> Submission:
     submission = services.get_submission(submission_id)
     if submission is None:
-        api_abort(404, "No such submission.")
+        api_abort(404, _("No existe esa entrega."))
     return submission
 
 
@@ -547,9 +548,13 @@ class Challenges(MethodView):
             select(Institution).where(Institution.slug == slug)
         ).scalar_one_or_none()
         if institution is None:
-            api_abort(422, f"No institution '{slug}'.", fields={"institution": ["Unknown institution."]})
+            api_abort(
+                422,
+                _("No existe la institución '%(slug)s'.", slug=slug),
+                fields={"institution": [_("Institución desconocida.")]},
+            )
         if not can(api_user(), "challenges.manage", institution):
-            api_abort(403, "Only the institution's liaisons and staff may create its challenges.")
+            api_abort(403, _("Solo los enlaces y el personal de la institución pueden crear sus retos."))
         challenge = _run(services.create_challenge, api_user(), institution, payload)
         return challenge_dict(services.get_challenge(challenge.id))
 
@@ -709,7 +714,7 @@ class Invitations(MethodView):
         """Email the team's invitation link to someone (team members only)."""
         team = _team_or_404(team_id)
         if not services.is_member(api_user(), team):
-            api_abort(403, "Only the team's members may invite.")
+            api_abort(403, _("Solo los miembros del equipo pueden invitar."))
         invitation = _run(services.invite_by_email, api_user(), team, payload["email"])
         return {"email": invitation.email}
 
@@ -728,7 +733,7 @@ class Submissions(MethodView):
         result = []
         for submission in services.team_submissions(team.id):
             if not _may_see_submission(submission):
-                api_abort(403, "Only the team, the institution and the jury see submissions.")
+                api_abort(403, _("Solo el equipo, la institución y el jurado ven las entregas."))
             result.append(_submission_dict(submission))
         return result
 
@@ -775,7 +780,7 @@ class SubmissionItem(MethodView):
         """A solution with every version (the last one before the close is final)."""
         submission = _submission_or_404(submission_id)
         if not _may_see_submission(submission):
-            api_abort(403, "Only the team, the institution and the jury see submissions.")
+            api_abort(403, _("Solo el equipo, la institución y el jurado ven las entregas."))
         return _submission_dict(submission)
 
     @blp.doc(security=SECURED)
@@ -801,7 +806,7 @@ class Eligibility(MethodView):
         """The eligibility gate: pass or fail with a reason (the institution)."""
         submission = _submission_or_404(submission_id)
         if not can(api_user(), "challenges.manage", submission.challenge):
-            api_abort(403, "Only the challenge's institution checks eligibility.")
+            api_abort(403, _("Solo la institución del reto revisa la elegibilidad."))
         check = _run(services.set_eligibility, api_user(), submission, payload["eligible"], payload["reason"])
         return {"eligible": check.eligible, "reason": check.reason}
 
@@ -849,7 +854,7 @@ class ClarificationAnswer(MethodView):
         """The official answer (the institution); every team is told."""
         clarification = db.session.get(Clarification, clarification_id)
         if clarification is None:
-            api_abort(404, "No such clarification.")
+            api_abort(404, _("No existe esa aclaración."))
         _managed_or_404(clarification.challenge_id)
         return _clarification_dict(_run(services.answer, api_user(), clarification, payload["answer"]))
 

@@ -10,6 +10,7 @@ from typing import Any
 import marshmallow as ma
 from apispec import BasePlugin
 from flask import current_app, jsonify, request
+from flask_babel import gettext as _
 from flask_smorest import Api
 from flask_smorest import Blueprint as SmorestBlueprint
 from flask_smorest.pagination import PaginationMetadataSchema
@@ -17,10 +18,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser, is_json_request
-from werkzeug.exceptions import BadRequest, HTTPException, Unauthorized
+from werkzeug.exceptions import BadRequest, HTTPException, TooManyRequests, Unauthorized
 
 from core import json_input
+from core.api_messages import field_messages, generic_message
 from core.extensions import csrf, db
+from core.i18n import html_lang
 from core.models import ApiToken, User
 from core.security import token_digest
 from core.timeutil import utcnow
@@ -44,9 +47,14 @@ ERROR_CODES = {
 
 
 class ErrorBodySchema(ma.Schema):
-    code = ma.fields.String(required=True)
-    message = ma.fields.String(required=True)
-    fields = ma.fields.Dict(keys=ma.fields.String())
+    code = ma.fields.String(required=True, metadata={"description": "Stable in every language: match on it."})
+    message = ma.fields.String(
+        required=True,
+        metadata={"description": "In the caller's language: Accept-Language `en` or `es` (the default)."},
+    )
+    fields = ma.fields.Dict(
+        keys=ma.fields.String(), metadata={"description": "Messages per field, in the same language."}
+    )
 
 
 class ErrorSchema(ma.Schema):
@@ -139,8 +147,10 @@ def json_body() -> Any:
         try:
             request.environ[_JSON_KEY] = json_input.loads(request.get_data(cache=True))
         except ValueError as exc:
-            detail = str(exc) if isinstance(exc, json_input.JSONInputError) else "It does not parse."
-            raise BadRequest(f"The request body is not valid JSON. {detail}") from exc
+            detail = str(exc) if isinstance(exc, json_input.JSONInputError) else _("No se puede analizar.")
+            raise BadRequest(
+                _("El cuerpo de la solicitud no es JSON válido. %(detail)s", detail=detail)
+            ) from exc
     return request.environ[_JSON_KEY]
 
 
@@ -207,7 +217,8 @@ def error_body(status: int, message: str, code: str | None = None, fields: Any =
 
 
 def json_error_response(exc: HTTPException):
-    """Render any HTTPException as the JSON error document."""
+    """Render any HTTPException as the JSON error document, in the caller's language (the
+    messages of werkzeug's and marshmallow's own, English only, are replaced)."""
     status = exc.code or 500
     data = getattr(exc, "data", None) or {}
     fields = None
@@ -222,17 +233,21 @@ def json_error_response(exc: HTTPException):
             messages = flattened
         fields = messages
     fields = data.get("fields", fields)
-    message = data.get("message") or exc.description or HTTPStatus(status).phrase
+    # A description given to the exception is ours; the class's own is werkzeug's English,
+    # and a rate limit's is the limit ("5 per 1 minute"): those get the status's message.
+    message = data.get("message") or vars(exc).get("description")
+    if not message or isinstance(exc, TooManyRequests):
+        message = generic_message(status)
     if (
         status == 400
         and "JSON" not in str(message)
         and request.is_json
         and request.get_json(silent=True) is None
     ):
-        message = "The request body is not valid JSON."
+        message = _("El cuerpo de la solicitud no es JSON válido.")
     if status == 422 and not data.get("message"):
-        message = "The request has invalid fields."
-    response = jsonify(error_body(status, str(message), data.get("code"), fields))
+        message = generic_message(422)
+    response = jsonify(error_body(status, str(message), data.get("code"), field_messages(fields) or None))
     response.status_code = status
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="promueve"'
@@ -240,6 +255,14 @@ def json_error_response(exc: HTTPException):
         for key, value in exc.get_headers():
             if key.lower() not in {"content-type", "content-length"}:
                 response.headers[key] = value
+    return response
+
+
+def add_language_headers(response):
+    """API answers name their language (`Content-Language`) and vary with Accept-Language."""
+    if is_api_request():
+        response.headers.setdefault("Content-Language", html_lang())
+        response.vary.add("Accept-Language")
     return response
 
 
@@ -258,16 +281,16 @@ def _user_from_bearer() -> User | None:
     header = request.headers.get("Authorization", "")
     if not header:
         return None
-    scheme, _, token = header.partition(" ")
+    scheme, _space, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("Use the header 'Authorization: Bearer TOKEN'.")
+        raise Unauthorized(_("Usa el encabezado 'Authorization: Bearer TOKEN'."))
     found = db.session.execute(
         select(ApiToken)
         .options(joinedload(ApiToken.user, innerjoin=True))  # one statement: the token and its person
         .where(ApiToken.token_hash == token_digest(token.strip()), ApiToken.revoked_at.is_(None))
     ).scalar_one_or_none()
     if found is None or not found.user.is_active:
-        raise Unauthorized("The token is not valid or was revoked.")
+        raise Unauthorized(_("El token no es válido o fue revocado."))
     now = utcnow()
     if found.last_used_at is None or (now - found.last_used_at).total_seconds() > 300:
         found.last_used_at = now
@@ -288,7 +311,7 @@ def auth_required(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
         if api_user() is None:
-            raise Unauthorized("Authentication required: send 'Authorization: Bearer TOKEN'.")
+            raise Unauthorized(_("Se requiere autenticación: envía 'Authorization: Bearer TOKEN'."))
         return view(*args, **kwargs)
 
     wrapper._promueve_auth = True
@@ -314,16 +337,16 @@ def guard_api_request() -> None:
     if handler is None:
         return
     if getattr(handler, "_promueve_auth", False) and api_user() is None:
-        raise Unauthorized("Authentication required: send 'Authorization: Bearer TOKEN'.")
+        raise Unauthorized(_("Se requiere autenticación: envía 'Authorization: Bearer TOKEN'."))
     body_required = getattr(handler, "_promueve_json_body", None)
     if body_required is None:
         return
     if not request.get_data(cache=True):
         if body_required:
-            api_abort(400, "This request needs a JSON body (Content-Type: application/json).")
+            api_abort(400, _("Esta solicitud necesita un cuerpo JSON (Content-Type: application/json)."))
         return
     if not request.is_json:
-        api_abort(415, "Send the body as JSON, with the header 'Content-Type: application/json'.")
+        api_abort(415, _("Envía el cuerpo como JSON, con el encabezado 'Content-Type: application/json'."))
     json_body()
 
 

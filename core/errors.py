@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
-from core.api import guard_api_request, is_api_request, json_error_response
+from core.api import add_language_headers, guard_api_request, is_api_request, json_error_response
 from core.extensions import db
 
 log = logging.getLogger(__name__)
@@ -90,16 +90,16 @@ def refuse_nul_characters() -> None:
     """Text never contains NUL; PostgreSQL cannot store it, so refuse it up front (400),
     in the path (a `<slug>` or `<token>`), the query, the form and a JSON body."""
     if "\x00" in request.path:
-        raise BadRequest("Text cannot contain NUL characters.")
+        raise BadRequest(_("El texto no puede contener caracteres NUL."))
     values = list(request.args.values())
     if request.is_json:
         body = request.get_data(cache=True)
         if b"\x00" in body or b"\\u0000" in body:
-            raise BadRequest("Text cannot contain NUL characters.")
+            raise BadRequest(_("El texto no puede contener caracteres NUL."))
     elif request.method not in ("GET", "HEAD", "OPTIONS"):
         values.extend(request.form.values())
     if any("\x00" in value for value in values):
-        raise BadRequest("Text cannot contain NUL characters.")
+        raise BadRequest(_("El texto no puede contener caracteres NUL."))
 
 
 def init_errors(app: Flask) -> None:
@@ -110,3 +110,4 @@ def init_errors(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)
     app.after_request(add_security_headers)
+    app.after_request(add_language_headers)

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from flask.json.provider import DefaultJSONProvider
+from flask_babel import gettext as _
 
 MAX_DEPTH = 32
 """Deepest nesting of arrays and objects a request body may have (our schemas use 4)."""
@@ -25,18 +26,22 @@ class JSONInputError(ValueError):
 
 def _parse_int(literal: str) -> int:
     if len(literal.lstrip("-")) > MAX_NUMBER_LENGTH:
-        raise JSONInputError(f"Numbers in JSON may have at most {MAX_NUMBER_LENGTH} digits.")
+        raise JSONInputError(
+            _("Los números en JSON pueden tener como máximo %(num)s dígitos.", num=MAX_NUMBER_LENGTH)
+        )
     return int(literal)
 
 
 def _parse_float(literal: str) -> float:
     if len(literal) > MAX_NUMBER_LENGTH:
-        raise JSONInputError(f"Numbers in JSON may have at most {MAX_NUMBER_LENGTH} characters.")
+        raise JSONInputError(
+            _("Los números en JSON pueden tener como máximo %(num)s caracteres.", num=MAX_NUMBER_LENGTH)
+        )
     return float(literal)
 
 
 def _refuse_constant(literal: str) -> Any:
-    raise JSONInputError(f"{literal} is not a JSON value.")
+    raise JSONInputError(_("%(literal)s no es un valor JSON.", literal=literal))
 
 
 def _check_depth(value: Any) -> None:
@@ -50,7 +55,7 @@ def _check_depth(value: Any) -> None:
         else:
             continue
         if depth > MAX_DEPTH:
-            raise JSONInputError(f"JSON may nest at most {MAX_DEPTH} levels deep.")
+            raise JSONInputError(_("El JSON puede anidarse como máximo %(num)s niveles.", num=MAX_DEPTH))
         stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
 
 
@@ -60,13 +65,13 @@ def loads(data: str | bytes) -> Any:
         try:
             data = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise JSONInputError("The request body is not UTF-8.") from exc
+            raise JSONInputError(_("El cuerpo de la solicitud no está en UTF-8.")) from exc
     try:
         value = json.loads(
             data, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_refuse_constant
         )
     except RecursionError as exc:
-        raise JSONInputError(f"JSON may nest at most {MAX_DEPTH} levels deep.") from exc
+        raise JSONInputError(_("El JSON puede anidarse como máximo %(num)s niveles.", num=MAX_DEPTH)) from exc
     _check_depth(value)
     return value
 

@@ -72,11 +72,11 @@ class SingleLine:
 class SingleLineText(ma.validate.Validator):
     """marshmallow validator: the string is one line, without control characters (422)."""
 
-    error = "Must be a single line, without line breaks, tabs or other control characters."
+    error = _l("Debe ser una sola línea, sin saltos de línea, tabuladores ni otros caracteres de control.")
 
     def __call__(self, value: Any) -> Any:
         if has_control_characters(value):
-            raise ma.ValidationError(self.error)
+            raise ma.ValidationError(str(self.error))
         return value
 
 

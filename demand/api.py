@@ -8,6 +8,7 @@ from typing import Any
 import marshmallow as ma
 from flask import current_app, request
 from flask.views import MethodView
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from core.api import ApiBlueprint, api_abort, api_user, auth_required
@@ -316,21 +317,21 @@ def _run(func, *args, **kwargs):
 def _item_or_404(item_id: int) -> DemandItem:
     item = items.get_item(item_id)
     if item is None:
-        api_abort(404, "No such demand item.")
+        api_abort(404, _("No existe esa solicitud o pregunta."))
     return item
 
 
 def _dataset_or_404(dataset_id: int) -> Dataset:
     dataset = db.session.get(Dataset, dataset_id)
     if dataset is None:
-        api_abort(404, "No such dataset.")
+        api_abort(404, _("No existe ese conjunto de datos."))
     return dataset
 
 
 def _institution_or_404(slug: str) -> Institution:
     institution = db.session.execute(select(Institution).where(Institution.slug == slug)).scalar_one_or_none()
     if institution is None:
-        api_abort(404, "No such institution.")
+        api_abort(404, _("No existe esa institución."))
     return institution
 
 
@@ -349,7 +350,11 @@ class Demand(MethodView):
                 select(Institution).where(Institution.slug == args["institution"])
             ).scalar_one_or_none()
             if institution is None:
-                api_abort(422, "Unknown institution.", fields={"institution": ["Unknown institution."]})
+                api_abort(
+                    422,
+                    _("Institución desconocida."),
+                    fields={"institution": [_("Institución desconocida.")]},
+                )
             institution_id = institution.id
         page = items.list_items(
             institution_id=institution_id,
@@ -376,7 +381,9 @@ class Demand(MethodView):
             select(Institution).where(Institution.slug == payload["institution"])
         ).scalar_one_or_none()
         if institution is None:
-            api_abort(422, "Unknown institution.", fields={"institution": ["Unknown institution."]})
+            api_abort(
+                422, _("Institución desconocida."), fields={"institution": [_("Institución desconocida.")]}
+            )
         item, _created = _run(
             items.file_request,
             api_user(),
@@ -456,7 +463,7 @@ class Answer(MethodView):
         """The official answer (the institution's liaisons and staff)."""
         item = _item_or_404(item_id)
         if not can(api_user(), "demand.answer", item):
-            api_abort(403, "Only the institution's liaisons and staff may answer.")
+            api_abort(403, _("Solo los enlaces y el personal de la institución pueden responder."))
         _run(answers.answer, api_user(), item, **payload)
         return item_dict(items.get_item(item_id))
 
@@ -471,10 +478,16 @@ class Merge(MethodView):
         """Merge this duplicate into `into` (the institution's liaisons): the merged-into item."""
         item = _item_or_404(item_id)
         if not can(api_user(), "demand.merge", item):
-            api_abort(403, "Only the institution's liaisons may merge its items.")
+            api_abort(
+                403, _("Solo los enlaces de la institución pueden fusionar sus solicitudes y preguntas.")
+            )
         target = items.get_item(payload["into"])
         if target is None:
-            api_abort(422, "No such item to merge into.", fields={"into": ["Unknown item."]})
+            api_abort(
+                422,
+                _("No existe la solicitud o pregunta con la que se fusionaría."),
+                fields={"into": [_("Solicitud o pregunta desconocida.")]},
+            )
         merged = _run(items.merge, api_user(), item, target)
         return item_dict(items.get_item(merged.id))
 
@@ -527,7 +540,7 @@ class DatasetComments(MethodView):
 def _comment_or_404(comment_id: int) -> Comment:
     comment = comments.get_comment(comment_id)
     if comment is None:
-        api_abort(404, "No such comment.")
+        api_abort(404, _("No existe ese comentario."))
     return comment
 
 
@@ -571,7 +584,9 @@ class HideComment(MethodView):
         """Hide a comment with a reason (the institution's liaisons and staff); the author is told."""
         comment = _comment_or_404(comment_id)
         if not can(api_user(), "demand.moderate", comment):
-            api_abort(403, "Only the institution's liaisons and staff may hide its comments.")
+            api_abort(
+                403, _("Solo los enlaces y el personal de la institución pueden ocultar sus comentarios.")
+            )
         return comment_dict(_run(comments.hide_comment, api_user(), comment, payload["reason"]))
 
 
@@ -587,10 +602,14 @@ class DemandReportView(MethodView):
         """The latest stored snapshot (the institution's liaisons and staff)."""
         institution = _institution_or_404(slug)
         if not can(api_user(), "demand.report", institution):
-            api_abort(403, "Only the institution's liaisons and staff may see its demand report.")
+            api_abort(
+                403, _("Solo los enlaces y el personal de la institución pueden ver su informe de demanda.")
+            )
         report = reports.latest_report(institution.id)
         if report is None:
-            api_abort(404, "No report computed yet: POST to compute one.", code="no_report")
+            api_abort(
+                404, _("Aún no hay un informe calculado: haz POST para calcular uno."), code="no_report"
+            )
         return report.data
 
     @blp.doc(security=SECURED)
@@ -600,7 +619,10 @@ class DemandReportView(MethodView):
         """Recompute the report now (in the worker)."""
         institution = _institution_or_404(slug)
         if not can(api_user(), "demand.report", institution):
-            api_abort(403, "Only the institution's liaisons and staff may refresh its demand report.")
+            refused = _(
+                "Solo los enlaces y el personal de la institución pueden actualizar su informe de demanda."
+            )
+            api_abort(403, refused)
         celery = current_app.extensions.get("celery")
         try:
             celery.send_task("demand.compute_report", args=[institution.id], retry=False)

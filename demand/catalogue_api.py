@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 from flask.views import MethodView
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from core.api import ApiBlueprint, api_abort, api_user, auth_required
@@ -79,7 +80,7 @@ class DatasetQuerySchema(ma.Schema):
 def _institution_or_404(slug: str) -> Institution:
     institution = db.session.execute(select(Institution).where(Institution.slug == slug)).scalar_one_or_none()
     if institution is None:
-        api_abort(404, f"No institution '{slug}'.")
+        api_abort(404, _("No existe la institución '%(slug)s'.", slug=slug))
     return institution
 
 
@@ -101,7 +102,7 @@ class CatalogueRefresh(MethodView):
         running is not queued twice."""
         institution = _institution_or_404(slug)
         if not can(api_user(), "institution.catalogue.refresh", institution):
-            api_abort(403, "You are not allowed to do this.")
+            api_abort(403, _("No se te permite hacer esto."))
         try:
             catalogue.request_refresh(institution, api_user())
         except DomainError as exc:
@@ -135,5 +136,5 @@ class DatasetItem(MethodView):
         """One catalogue dataset (withdrawn ones too: demand may point at them)."""
         dataset = catalogue.get_dataset(dataset_id)
         if dataset is None:
-            api_abort(404, "No such dataset.")
+            api_abort(404, _("No existe ese conjunto de datos."))
         return dataset

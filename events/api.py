@@ -7,6 +7,7 @@ from typing import Any
 import marshmallow as ma
 from flask import request
 from flask.views import MethodView
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from core.api import ApiBlueprint, api_abort, api_user, auth_required
@@ -588,21 +589,25 @@ def _domain_abort(exc: DomainError):
 def _event_or_404(event_id: int) -> Event:
     event = services.get_event(event_id)
     if event is None or not may_view(api_user(), event):
-        api_abort(404, "No such event.")
+        api_abort(404, _("No existe esa actividad."))
     return event
 
 
 def _managed_event_or_404(event_id: int) -> Event:
     event = _event_or_404(event_id)
     if not _may_manage(event):
-        api_abort(403, "Only the event's institution (its liaisons and staff) may do this.")
+        api_abort(403, _("Solo la institución de la actividad (sus enlaces y su personal) puede hacer esto."))
     return event
 
 
 def _institution_or_422(slug: str) -> Institution:
     institution = db.session.execute(select(Institution).where(Institution.slug == slug)).scalar_one_or_none()
     if institution is None:
-        api_abort(422, f"No institution '{slug}'.", fields={"institution": ["Unknown institution."]})
+        api_abort(
+            422,
+            _("No existe la institución '%(slug)s'.", slug=slug),
+            fields={"institution": [_("Institución desconocida.")]},
+        )
     return institution
 
 
@@ -650,7 +655,9 @@ class Events(MethodView):
         """Create a draft event for an institution you manage."""
         institution = _institution_or_422(payload.pop("institution"))
         if not can(api_user(), "events.manage", institution):
-            api_abort(403, "Only the institution's liaisons and staff may create its events.")
+            api_abort(
+                403, _("Solo los enlaces y el personal de la institución pueden crear sus actividades.")
+            )
         event = _run(services.create_event, api_user(), institution, payload)
         return event_dict(services.get_event(event.id))
 
@@ -724,9 +731,12 @@ class EventCover(MethodView):
         """
         event = _managed_event_or_404(event_id)
         if not request.content_length and request.mimetype != "multipart/form-data":
-            api_abort(400, "This request needs a multipart/form-data body with the fields 'image' and 'alt'.")
+            api_abort(
+                400,
+                _("Esta solicitud necesita un cuerpo multipart/form-data con los campos 'image' y 'alt'."),
+            )
         if request.mimetype != "multipart/form-data":
-            api_abort(415, "Send multipart/form-data with the fields 'image' (the file) and 'alt'.")
+            api_abort(415, _("Envía multipart/form-data con los campos 'image' (el archivo) y 'alt'."))
         upload = request.files.get("image")
         data = upload.read() if upload is not None else b""
         _run(services.set_cover, api_user(), event, data, request.form.get("alt"))
@@ -802,7 +812,7 @@ class MyRegistration(MethodView):
         event = _event_or_404(event_id)
         registration = services.registration_for(api_user(), event)
         if registration is None:
-            api_abort(404, "You are not registered for this event.", code="not_registered")
+            api_abort(404, _("No tienes registro en esta actividad."), code="not_registered")
         return {
             "status": str(registration.status),
             "code": registration.code,
@@ -820,7 +830,7 @@ class MyRegistration(MethodView):
         event = services.lock_for_registration(event_id)
         if event is None or not may_view(api_user(), event):
             db.session.rollback()
-            api_abort(404, "No such event.")
+            api_abort(404, _("No existe esa actividad."))
         answers = (payload or {}).get("answers") or {}
         registration = _run(services.register, api_user(), event, answers, event_locked=True)
         return {
@@ -837,7 +847,7 @@ class MyRegistration(MethodView):
         event = _event_or_404(event_id)
         registration = services.registration_for(api_user(), event)
         if registration is None:
-            api_abort(404, "You are not registered for this event.", code="not_registered")
+            api_abort(404, _("No tienes registro en esta actividad."), code="not_registered")
         _run(services.cancel_registration, api_user(), registration)
 
 
@@ -907,7 +917,7 @@ class Outcome(MethodView):
         """The recorded outcome (public once recorded)."""
         event = _event_or_404(event_id)
         if event.outcome is None:
-            api_abort(404, "No outcome recorded yet.")
+            api_abort(404, _("Aún no hay un resultado registrado."))
         return _outcome_dict(event)
 
     @blp.doc(security=SECURED)
@@ -963,9 +973,9 @@ class CommitmentItem(MethodView):
         """Update a commitment (status: pending, in_progress, done, dropped)."""
         commitment = db.session.get(Commitment, commitment_id)
         if commitment is None:
-            api_abort(404, "No such commitment.")
+            api_abort(404, _("No existe ese acuerdo."))
         if not can(api_user(), "events.manage", commitment):
-            api_abort(403, "Only the event's institution may update its commitments.")
+            api_abort(403, _("Solo la institución de la actividad puede actualizar sus acuerdos."))
         updated = _run(services.update_commitment, api_user(), commitment, payload)
         return _commitment_dict(updated, manager=True)
 
@@ -973,11 +983,13 @@ class CommitmentItem(MethodView):
 def _cohost_or_404(event_id: int, slug: str):
     cohost = services.get_cohost(event_id, slug)
     if cohost is None:
-        api_abort(404, "This institution is not named co-host of this event.")
+        api_abort(404, _("Esta institución no figura como coorganizadora de esta actividad."))
     if not can(api_user(), "events.consent", cohost.institution):
         if not may_view(api_user(), cohost.event):
-            api_abort(404, "This institution is not named co-host of this event.")
-        api_abort(403, "Only the named institution's liaisons and staff may answer for it.")
+            api_abort(404, _("Esta institución no figura como coorganizadora de esta actividad."))
+        api_abort(
+            403, _("Solo los enlaces y el personal de la institución nombrada pueden responder por ella.")
+        )
     return cohost
 
 
@@ -996,11 +1008,13 @@ def _cohost_dict(cohost) -> dict[str, Any]:
 def _commitment_to_answer(commitment_id: int) -> Commitment:
     commitment = db.session.get(Commitment, commitment_id)
     if commitment is None or commitment.responsible_institution is None:
-        api_abort(404, "No such commitment naming an institution.")
+        api_abort(404, _("No existe ese acuerdo con una institución nombrada."))
     if not can(api_user(), "events.consent", commitment.responsible_institution):
         if not may_view(api_user(), commitment.event):
-            api_abort(404, "No such commitment naming an institution.")
-        api_abort(403, "Only the named institution's liaisons and staff may answer for it.")
+            api_abort(404, _("No existe ese acuerdo con una institución nombrada."))
+        api_abort(
+            403, _("Solo los enlaces y el personal de la institución nombrada pueden responder por ella.")
+        )
     return commitment
 
 
@@ -1127,5 +1141,5 @@ class StoryItem(MethodView):
         story = services.get_story(story_id)
         hidden = story is not None and (story.published_at is None or not story.event.is_public)
         if story is None or (hidden and not can(api_user(), "events.manage", story)):
-            api_abort(404, "No such story.")
+            api_abort(404, _("No existe esa historia."))
         return _story_dict(story)

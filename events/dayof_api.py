@@ -9,6 +9,7 @@ from typing import Any
 import marshmallow as ma
 from flask import Response
 from flask.views import MethodView
+from flask_babel import gettext as _
 
 from core.api import ApiBlueprint, api_abort, api_user, auth_required
 from core.timeutil import to_zone
@@ -250,7 +251,7 @@ class CertificateVerification(MethodView):
         """Verify a certificate by its code (public): who attended what, when, with whom."""
         certificate = services.verify_certificate(code)
         if certificate is None:
-            api_abort(404, "No valid certificate with this code.")
+            api_abort(404, _("No hay una constancia válida con este código."))
         event = certificate.registration.event
         return {
             "code": certificate.code,

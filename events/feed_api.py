@@ -6,6 +6,7 @@ from typing import Any
 
 import marshmallow as ma
 from flask.views import MethodView
+from flask_babel import gettext as _
 
 from core.api import ApiBlueprint, api_abort, api_user, auth_required
 from core.exceptions import DomainError
@@ -68,4 +69,4 @@ class CalendarFeed(MethodView):
     def delete(self):
         """Turn my link off (404 when there is none)."""
         if not feed_services.revoke_feed_token(api_user()):
-            api_abort(404, "You have no active calendar link.")
+            api_abort(404, _("No tienes un enlace de calendario activo."))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 from flask.views import MethodView
+from flask_babel import gettext as _
 
 from core.api import ApiBlueprint, api_abort, api_user, auth_required
 from core.exceptions import DomainError
@@ -98,7 +99,7 @@ def _domain_abort(exc: DomainError):
 
 def _require_admin(action: str) -> None:
     if not can(api_user(), action):
-        api_abort(403, "You are not allowed to do this.")
+        api_abort(403, _("No se te permite hacer esto."))
 
 
 @blp.route("/notifications")

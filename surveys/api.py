@@ -7,6 +7,7 @@ from typing import Any
 import marshmallow as ma
 from flask import Response
 from flask.views import MethodView
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from core.api import ApiBlueprint, api_abort, api_user, auth_required
@@ -353,14 +354,14 @@ def _may_manage(survey: Any) -> bool:
 def _survey_or_404(survey_id: int) -> Survey:
     survey = services.get_survey(survey_id)
     if survey is None or (survey.status == SurveyStatus.draft and not _may_manage(survey)):
-        api_abort(404, "No such survey.")
+        api_abort(404, _("No existe esa encuesta."))
     return survey
 
 
 def _managed_or_404(survey_id: int) -> Survey:
     survey = _survey_or_404(survey_id)
     if not _may_manage(survey):
-        api_abort(403, "Only the survey's institution (its liaisons and staff) may do this.")
+        api_abort(403, _("Solo la institución de la encuesta (sus enlaces y su personal) puede hacer esto."))
     return survey
 
 
@@ -395,9 +396,13 @@ class Surveys(MethodView):
             select(Institution).where(Institution.slug == slug)
         ).scalar_one_or_none()
         if institution is None:
-            api_abort(422, f"No institution '{slug}'.", fields={"institution": ["Unknown institution."]})
+            api_abort(
+                422,
+                _("No existe la institución '%(slug)s'.", slug=slug),
+                fields={"institution": [_("Institución desconocida.")]},
+            )
         if not can(api_user(), "surveys.manage", institution):
-            api_abort(403, "Only the institution's liaisons and staff may create its surveys.")
+            api_abort(403, _("Solo los enlaces y el personal de la institución pueden crear sus encuestas."))
         survey = _run(services.create_survey, api_user(), institution, payload)
         return survey_dict(survey)
 
@@ -470,7 +475,7 @@ class MyResponse(MethodView):
         survey = _survey_or_404(survey_id)
         response = services.response_of(api_user(), survey)
         if response is None:
-            api_abort(404, "You have not answered this survey.", code="no_response")
+            api_abort(404, _("No has respondido esta encuesta."), code="no_response")
         saved = services.responses.snapshot(response)
         return response_dict(saved, survey.id, str(survey.privacy), survey.timezone)
 
@@ -534,7 +539,7 @@ class Results(MethodView):
         results are on or you manage the survey)."""
         survey = _survey_or_404(survey_id)
         if not results.may_see_results(api_user(), survey):
-            api_abort(403, "The results are not published yet.", code="results_not_published")
+            api_abort(403, _("Los resultados aún no se publican."), code="results_not_published")
         data = results.compute_results(survey)
         data["dictionary"] = exports.data_dictionary(survey)
         return data
@@ -606,7 +611,7 @@ class IdeaModeration(MethodView):
         survey = _managed_or_404(survey_id)
         idea = db.session.get(SurveyChoice, idea_id)
         if idea is None or idea.question.survey_id != survey.id:
-            api_abort(404, "No such idea.")
+            api_abort(404, _("No existe esa idea."))
         idea = _run(wiki.moderate_idea, api_user(), idea, payload["approve"])
         return {"id": idea.id, "text": idea.label, "status": str(idea.status)}
 
@@ -673,5 +678,5 @@ class ExportStatus(MethodView):
         survey = _managed_or_404(survey_id)
         export = exports.get_export(survey, export_id)
         if export is None:
-            api_abort(404, "No such export.")
+            api_abort(404, _("No existe esa exportación."))
         return export_dict(export)

@@ -89,7 +89,7 @@ def test_every_write_endpoint_refuses_a_missing_or_non_json_body_after_authentic
             _check_multipart_body(client, method, path, admin)
             continue
         assert list(body["content"]) == ["application/json"], (method, path)
-        missing = client.open(path, method=method, headers=admin)
+        missing = client.open(path, method=method, headers={**admin, "Accept-Language": "en"})
         if body.get("required"):
             assert missing.status_code == 400, (method, path, missing.status_code)
             assert "JSON body" in missing.json["error"]["message"]
