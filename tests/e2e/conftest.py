@@ -297,7 +297,8 @@ def nav_link(page, name: str):
         return menu.locator(".nav-menu-panel").get_by_role("link", name=name, exact=True)
     link = page.locator(".header-bar .wide-only").get_by_role("link", name=name, exact=True).first
     if not link.is_visible():
-        holder = page.get_by_role("link", name=name, exact=True)
+        # The link is not in the accessibility tree while its dropdown is closed.
+        holder = page.get_by_role("link", name=name, exact=True, include_hidden=True)
         page.locator(".header-bar details.dropdown", has=holder).locator("summary").first.click()
     return link
 

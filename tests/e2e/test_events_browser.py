@@ -2,7 +2,8 @@
 management pages; a citizen finds a datathon, registers, sees the confirmation and downloads the
 .ics; axe-core finds no serious or critical violation on the list, detail and management pages.
 
-Data is seeded with the services inside the `app` fixture; the live server reads it (see
+The citizen's flow and the public pages' axe sweep run at 1280 and 360 px. Data is seeded
+with the services inside the `app` fixture; the live server reads it (see
 tests/e2e/conftest.py for the browser, the axe-core injection and Chromium discovery).
 """
 
@@ -19,9 +20,10 @@ from icalendar import Calendar
 from core.timeutil import to_zone, utcnow
 from events import services
 from tests.e2e.conftest import (
-    BLOCKING_IMPACTS,
-    axe_violations,
-    format_violations,
+    BOTH_WIDTHS,
+    Axe,
+    nav_link,
+    no_sideways_scroll,
     open_page,
     sign_in,
 )
@@ -121,8 +123,7 @@ def test_liaison_creates_and_publishes_an_event(app, browser, base_url):
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         sign_in(page, seeded["liaison"])
 
-        page.locator(".site-header summary", has_text="Gestión").click()  # the management menu
-        page.get_by_role("link", name="Gestionar actividades").first.click()
+        nav_link(page, "Gestionar actividades").click()  # in the "Gestión" menu
         page.wait_for_load_state()
         assert page.locator("h1").inner_text() == "Gestionar actividades"
         page.get_by_role("link", name="Nueva actividad").click()
@@ -175,107 +176,101 @@ def test_liaison_creates_and_publishes_an_event(app, browser, base_url):
 # --- 2. the citizen ----------------------------------------------------------------------------
 
 
-def test_citizen_finds_a_datathon_registers_and_downloads_the_ics(app, browser, base_url):
+@BOTH_WIDTHS
+def test_citizen_finds_a_datathon_registers_and_downloads_the_ics(app, new_page, page_errors):
     seeded = _seed(app)
-    with ExitStack() as stack:
-        context, page = open_page(browser, base_url, accept_downloads=True)
-        stack.callback(context.close)
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        sign_in(page, seeded["citizen"])
-
-        # Find it: the list, filtered to datathons (the dialogue table drops out).
-        page.get_by_role("link", name="Actividades", exact=True).first.click()
-        page.wait_for_load_state()
-        assert page.get_by_role("link", name="Mesa de diálogo sobre el censo agropecuario").count() == 1
+    # Under the site's CSP (no axe here: the sweep below and the layout test check these pages).
+    page = new_page(accept_downloads=True, bypass_csp=False)
+    csp_reports: list[str] = []
+    page.on(
+        "console", lambda msg: csp_reports.append(msg.text) if "Content Security Policy" in msg.text else None
+    )
+    sign_in(page, seeded["citizen"])
+    # Find it: the list (through "Menú" on a phone); choosing "Datatón" applies by itself.
+    nav_link(page, "Actividades").click()
+    page.wait_for_url("**/events")
+    assert page.get_by_role("link", name="Mesa de diálogo sobre el censo agropecuario").count() == 1
+    with page.expect_navigation():
         page.select_option("#f-kind", "datathon")
-        page.get_by_role("button", name="Filtrar").click()
-        page.wait_for_load_state()
-        assert "kind=datathon" in page.url
-        assert page.get_by_role("link", name="Mesa de diálogo sobre el censo agropecuario").count() == 0
-        page.get_by_role("link", name=seeded["datathon_title"]).click()
-        page.wait_for_load_state()
-        assert page.locator("h1").inner_text() == seeded["datathon_title"]
-        assert "Quedan 30 lugares de 30" in page.locator(".event-aside").inner_text()
+    assert "kind=datathon" in page.url
+    assert page.get_by_role("link", name="Mesa de diálogo sobre el censo agropecuario").count() == 0
+    page.get_by_role("link", name=seeded["datathon_title"]).click()
+    page.wait_for_load_state()
+    assert page.locator("h1").inner_text() == seeded["datathon_title"]
+    assert "Quedan 30 lugares de 30" in page.locator(".event-aside").inner_text()
 
-        # Register: the confirmation shows the code (and its QR code).
-        page.get_by_role("button", name="Registrarme").click()
-        page.wait_for_load_state()
-        flash = page.locator(".flash-success").inner_text()
-        code = page.locator(".registration-code").inner_text().strip()
-        assert CODE.match(code), code
-        assert code in flash and "confirmado" in flash, flash
-        assert page.locator(".event-aside .badge-success").inner_text() == "Tu lugar está confirmado"
-        assert page.get_by_role("img", name=re.compile(code)).is_visible()
-        assert "Quedan 29 lugares de 30" in page.locator(".event-aside").inner_text()
+    # Register: the confirmation shows the code (and its QR code).
+    page.get_by_role("button", name="Registrarme").click()
+    page.wait_for_load_state()
+    flash = page.locator(".flash-success").inner_text()
+    code = page.locator(".registration-code").inner_text().strip()
+    assert CODE.match(code), code
+    assert code in flash and "confirmado" in flash, flash
+    assert page.locator(".event-aside .badge-success").inner_text() == "Tu lugar está confirmado"
+    assert page.get_by_role("img", name=re.compile(code)).is_visible()
+    assert "Quedan 29 lugares de 30" in page.locator(".event-aside").inner_text()
 
-        # Download the .ics and read it with icalendar.
-        with page.expect_download() as download_info:
-            page.get_by_role("link", name=re.compile(r"\.ics")).click()
-        download = download_info.value
-        assert download.suggested_filename.endswith(".ics"), download.suggested_filename
-        calendar = Calendar.from_ical(download.path().read_bytes())
-        vevents = calendar.walk("VEVENT")
-        assert len(vevents) == 1
-        vevent = vevents[0]
-        assert str(vevent["SUMMARY"]) == seeded["datathon_title"]
-        assert str(vevent["UID"]).startswith(f"event-{seeded['datathon']}@")
-        assert str(vevent["URL"]).endswith(f"/events/{seeded['datathon']}")
-        assert calendar.walk("VTIMEZONE"), "the .ics has no VTIMEZONE"
+    # Download the .ics and read it with icalendar.
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name=re.compile(r"\.ics")).click()
+    download = download_info.value
+    assert download.suggested_filename.endswith(".ics"), download.suggested_filename
+    calendar = Calendar.from_ical(download.path().read_bytes())
+    vevents = calendar.walk("VEVENT")
+    assert len(vevents) == 1
+    vevent = vevents[0]
+    assert str(vevent["SUMMARY"]) == seeded["datathon_title"]
+    assert str(vevent["UID"]).startswith(f"event-{seeded['datathon']}@")
+    assert str(vevent["URL"]).endswith(f"/events/{seeded['datathon']}")
+    assert calendar.walk("VTIMEZONE"), "the .ics has no VTIMEZONE"
 
-        # "My events" lists it with the same code.
-        page.goto("/events/mine")
-        assert code in page.locator("main").inner_text()
-        assert not errors, errors
+    # "My events" lists it with the same code.
+    nav_link(page, "Mis actividades").click()
+    page.wait_for_url("**/events/mine")
+    assert code in page.locator("main").inner_text()
+    no_sideways_scroll(page)
+    assert not page_errors, page_errors
+    assert not csp_reports, csp_reports
 
 
 # --- 3. accessibility ----------------------------------------------------------------------------
 
 
-def test_event_pages_have_no_serious_accessibility_violations(app, browser, base_url):
+@BOTH_WIDTHS
+def test_event_pages_have_no_serious_accessibility_violations(app, new_page, width):
     seeded = _seed(app)
-    failures: list[str] = []
-    minor: list[str] = []
-    with ExitStack() as stack:
+    axe = Axe()
 
-        def check(page, path: str, label: str | None = None) -> None:
-            if path:
-                response = page.goto(path)
-                assert response is not None and response.ok, (path, response and response.status)
-            violations = axe_violations(page)
-            blocking = [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
-            if blocking:
-                failures.append(format_violations(label or path, blocking))
-            others = [v for v in violations if v["impact"] not in BLOCKING_IMPACTS]
-            if others:
-                minor.append(format_violations(label or path, others))
+    def check(page, path: str) -> None:
+        response = page.goto(path)
+        assert response is not None and response.ok, (path, response and response.status)
+        axe.check(page, f"{path} at {width}")
 
-        # The site's CSP forbids inline scripts; bypass it to inject axe-core.
-        anonymous_context, anonymous = open_page(browser, base_url, bypass_csp=True)
-        stack.callback(anonymous_context.close)
-        datathon, table, done = seeded["datathon"], seeded["table"], seeded["done"]
-        for path in (
-            "/events",
-            "/events?kind=datathon&when=",
-            "/events?when=past",
-            f"/events/{datathon}",
-            f"/events/{table}",
-            f"/events/{done}",
-            "/stories",
-        ):
-            check(anonymous, path)
+    anonymous = new_page()  # the CSP is bypassed to inject axe-core
+    datathon, table, done = seeded["datathon"], seeded["table"], seeded["done"]
+    for path in (
+        "/events",
+        "/events?kind=datathon&when=",
+        "/events?when=past",
+        f"/events/{datathon}",
+        f"/events/{table}",
+        f"/events/{done}",
+        "/stories",
+    ):
+        check(anonymous, path)
 
-        citizen_context, citizen = open_page(browser, base_url, bypass_csp=True)
-        stack.callback(citizen_context.close)
-        sign_in(citizen, seeded["citizen"])
-        citizen.goto(f"/events/{datathon}")
-        citizen.get_by_role("button", name="Registrarme").click()
-        citizen.wait_for_load_state()
-        check(citizen, "", f"/events/{datathon} (registered, with QR code)")
-        check(citizen, "/events/mine")
+    citizen = new_page()
+    sign_in(citizen, seeded["citizen"])
+    citizen.goto(f"/events/{datathon}")
+    citizen.get_by_role("button", name="Registrarme").click()
+    citizen.wait_for_load_state()
+    axe.check(citizen, f"/events/{datathon} (registered, with QR code) at {width}")
+    check(citizen, "/events/mine")
 
-        liaison_context, liaison = open_page(browser, base_url, bypass_csp=True)
-        stack.callback(liaison_context.close)
+    # The management pages at 360 px are in test_layout_browser.py (axe and no sideways scroll)
+    # and test_forms_browser.py (the forms and their errors).
+    if width == "desktop":
+        liaison = new_page()
         sign_in(liaison, seeded["liaison"])
         for path in (
             "/events/manage",
@@ -295,8 +290,5 @@ def test_event_pages_have_no_serious_accessibility_violations(app, browser, base
         liaison.goto("/events/new")
         liaison.get_by_role("button", name="Guardar").click()
         liaison.wait_for_selector(".field-error")
-        check(liaison, "", "/events/new (after submitting the empty form)")
-
-    if minor:
-        print("Minor/moderate axe findings (not failing):\n" + "\n".join(minor))
-    assert not failures, "Serious or critical WCAG violations:\n" + "\n".join(failures)
+        axe.check(liaison, "/events/new (after submitting the empty form)")
+    axe.assert_clean()

@@ -1,6 +1,7 @@
-"""Notifications in headless Chromium (Playwright): the bell counts unread entries and leads
-to the centre, an entry opens its object; axe-core finds no serious or critical violation
-on the centre, the preferences, the unsubscribe and mailbox pages, and the admin pages.
+"""Notifications in headless Chromium (Playwright), at 1280 and 360 px: the bell counts unread
+entries and leads to the centre, an entry opens its object; axe-core finds no serious or
+critical violation on the centre, the preferences, the unsubscribe and mailbox pages, and the
+admin pages.
 
 Data is seeded with the services inside the `app` fixture; the live server reads it (see
 tests/e2e/conftest.py for the browser, the axe-core injection and Chromium discovery).
@@ -8,20 +9,12 @@ tests/e2e/conftest.py for the browser, the axe-core injection and Chromium disco
 
 from __future__ import annotations
 
-from contextlib import ExitStack
-
 import pytest
 
 from core.extensions import db
 from notifications import services
 from notifications.delivery import record_bounce
-from tests.e2e.conftest import (
-    BLOCKING_IMPACTS,
-    axe_violations,
-    format_violations,
-    open_page,
-    sign_in,
-)
+from tests.e2e.conftest import BOTH_WIDTHS, Axe, no_sideways_scroll, sign_in
 from tests.factories import make_user
 
 pytestmark = pytest.mark.e2e
@@ -66,62 +59,59 @@ def _seed(app) -> dict:
         }
 
 
-def test_bell_leads_to_the_centre_and_an_entry_to_its_object(app, browser, base_url):
+@BOTH_WIDTHS
+def test_bell_leads_to_the_centre_and_an_entry_to_its_object(app, page, width, page_errors):
     seeded = _seed(app)
-    with ExitStack() as stack:
-        context, page = open_page(browser, base_url)
-        stack.callback(context.close)
-        sign_in(page, seeded["ana"])
-        bell = page.locator("a.bell")
-        assert bell.locator(".bell-count").inner_text().startswith("4")
-        bell.click()
-        page.wait_for_url("**/notifications")
-        page.get_by_role("link", name="Aviso número 1").click()
-        page.wait_for_url("**/institutions")
-        assert page.locator("a.bell .bell-count").inner_text().startswith("3")
-        page.goto("/notifications")
-        page.get_by_role("button", name="Marcar todas como leídas").click()
-        page.wait_for_load_state()
-        assert page.locator("a.bell .bell-count").count() == 0
+    axe = Axe()
+    sign_in(page, seeded["ana"])
+    bell = page.locator("a.bell")  # in the header at every width, outside the phone's "Menú"
+    assert bell.is_visible()
+    assert bell.locator(".bell-count").inner_text().startswith("4")
+    bell.click()
+    page.wait_for_url("**/notifications")
+    no_sideways_scroll(page)
+    axe.check(page, f"/notifications at {width}")
+    page.get_by_role("link", name="Aviso número 1").click()
+    page.wait_for_url("**/institutions")
+    assert page.locator("a.bell .bell-count").inner_text().startswith("3")
+    axe.check(page, f"/institutions at {width}")
+    page.goto("/notifications")
+    page.get_by_role("button", name="Marcar todas como leídas").click()
+    page.wait_for_load_state()
+    assert page.locator("a.bell .bell-count").count() == 0
+    axe.check(page, f"/notifications (all read) at {width}")
+    axe.assert_clean()
+    assert not page_errors, page_errors
 
 
-def test_notification_pages_have_no_serious_accessibility_violations(app, browser, base_url):
+@BOTH_WIDTHS
+def test_notification_pages_have_no_serious_accessibility_violations(app, new_page, width):
     seeded = _seed(app)
-    failures: list[str] = []
-    minor: list[str] = []
-    with ExitStack() as stack:
+    axe = Axe()
 
-        def check(page, path: str) -> None:
-            response = page.goto(path)
-            assert response is not None and response.status < 500, (path, response and response.status)
-            violations = axe_violations(page)
-            blocking = [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
-            if blocking:
-                failures.append(format_violations(path, blocking))
-            others = [v for v in violations if v["impact"] not in BLOCKING_IMPACTS]
-            if others:
-                minor.append(format_violations(path, others))
+    def check(page, path: str) -> None:
+        response = page.goto(path)
+        assert response is not None and response.status < 500, (path, response and response.status)
+        axe.check(page, f"{path} at {width}")
 
-        # The site's CSP forbids inline scripts; bypass it to inject axe-core.
-        anonymous_context, anonymous = open_page(browser, base_url, bypass_csp=True)
-        stack.callback(anonymous_context.close)
-        check(anonymous, f"/unsubscribe/{seeded['unsubscribe']}")
-        check(anonymous, "/unsubscribe/not-a-token")
+    # The site's CSP forbids inline scripts: new_page bypasses it to inject axe-core.
+    anonymous = new_page()
+    check(anonymous, f"/unsubscribe/{seeded['unsubscribe']}")
+    check(anonymous, "/unsubscribe/not-a-token")
 
-        ana_context, ana = open_page(browser, base_url, bypass_csp=True)
-        stack.callback(ana_context.close)
+    luis = new_page()
+    sign_in(luis, seeded["luis"])
+    check(luis, "/")  # the undeliverable-address banner
+    check(luis, "/notifications/mailbox")
+
+    # The centre, the preferences and the outbox pages at 360 px are in test_layout_browser.py.
+    if width == "desktop":
+        ana = new_page()
         sign_in(ana, seeded["ana"])
         for path in ("/notifications", "/notifications?unread=1", "/notifications/preferences"):
             check(ana, path)
 
-        luis_context, luis = open_page(browser, base_url, bypass_csp=True)
-        stack.callback(luis_context.close)
-        sign_in(luis, seeded["luis"])
-        check(luis, "/")  # the undeliverable-address banner
-        check(luis, "/notifications/mailbox")
-
-        admin_context, admin = open_page(browser, base_url, bypass_csp=True)
-        stack.callback(admin_context.close)
+        admin = new_page()
         sign_in(admin, seeded["admin"])
         for path in (
             "/admin/outbox",
@@ -131,7 +121,4 @@ def test_notification_pages_have_no_serious_accessibility_violations(app, browse
             "/admin/email-templates/preview?template=notifications/email/digest&locale=es_MX",
         ):
             check(admin, path)
-
-    if minor:
-        print("Minor/moderate axe findings (not failing):\n" + "\n".join(minor))
-    assert not failures, "Serious or critical WCAG violations:\n" + "\n".join(failures)
+    axe.assert_clean()
