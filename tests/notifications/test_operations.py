@@ -183,7 +183,7 @@ def test_message_in_recipient_language_and_zone_naming_the_institution(app, ctx,
     [mail] = read_mails(mail_dir)
     text = mail.get_body(preferencelist=("plain",)).get_content()
     html = mail.get_body(preferencelist=("html",)).get_content()
-    assert "Dec 3, 2026, 10:00:00" in text and "PST" in text  # 18:00 UTC in Tijuana, in English
+    assert "Dec 3, 2026, 10:00\u202fAM PST" in text  # 18:00 UTC in Tijuana, in English, to the minute
     assert "Comisión Nacional del Agua (CONAGUA)" in text and "Comisión Nacional del Agua (CONAGUA)" in html
     assert mail["Content-Language"] == "en" and 'lang="en"' in html
 
