@@ -809,8 +809,12 @@ def main() -> int:
         run_clients(port, [[("POST", warm, t)] for t in spread_tokens])
         run_clients(port, [[("GET", f"/events/{ids['warmup']}", b)] for b in browsers])
 
+        healthz_cpu = tree_cpu_seconds(server.pid)
         baseline = summary(
             run_clients(port, [[("GET", "/healthz", None)] * max(EVENTS, 50) for _ in range(CLIENTS)]), 200
+        )
+        baseline["worker_cpu_ms_per_request"] = round(
+            (tree_cpu_seconds(server.pid) - healthz_cpu) * 1000 / baseline["requests"], 1
         )
         baseline["load_before"] = load
         print(
@@ -1047,6 +1051,23 @@ def write_readme_section(result: dict) -> None:
     def met(flag: bool) -> str:
         return "met" if flag else "not met"
 
+    # What 2 CPUs allow: every process of the run (clients, gunicorn, PostgreSQL, Redis,
+    # Celery) shares them, so the target rate sets a budget of CPU per registration.
+    cpus = result["cpus"] or 1
+    budget_ms = 1000 * cpus / result["targets"]["per_second"]
+    worker_ms = max(api["worker_cpu_ms_per_request"], 0.1)
+    ceiling = (
+        f"CPU budget: at {result['targets']['per_second']}/s, {cpus} CPUs leave {budget_ms:.1f} ms of CPU per"
+        f" registration for everything on the machine — the client, gunicorn, PostgreSQL, Redis and"
+        f" the Celery worker, which spends {drain['mail_worker_cpu_ms_per_email']} ms rendering and"
+        f" sending each email. The gunicorn workers alone spend {api['worker_cpu_ms_per_request']} ms"
+        f" (API) and {html['worker_cpu_ms_per_request']} ms (HTML) per registration, and"
+        f" {base.get('worker_cpu_ms_per_request', '?')} ms per `GET /healthz` (routing, one `SELECT 1`,"
+        f" one Redis PING): with the whole machine given to the web workers and nothing else running,"
+        f" {1000 * cpus / worker_ms:.0f} API registrations/s at most; the `/healthz` floor, measured"
+        f" with the same clients, is {base['per_second']:,}/s."
+    )
+
     section = f"""{start}
 ## Registration burst (`bench_registration_burst.py`)
 
@@ -1077,7 +1098,7 @@ commit to sent p50 {drain["lag_p50_s"]} s, p95 {drain["lag_p95_s"]} s (the worke
 email when it sends it and shares the 2 CPUs with the burst);
 {drain["mail_worker_cpu_ms_per_email"]} ms of Celery CPU per email; drained
 **{"yes" if drain["drained"] else "NO"}**. SQL statements per registration (API, counted
-in-process): {result["sql_statements_per_registration"]}. Measured {measured} UTC
+in-process): {result["sql_statements_per_registration"]}. {ceiling} Measured {measured} UTC
 on {result["cpus"]} CPUs ({result["machine"]}), load average {result["load_average_at_start"]} at the start
 and {result["load_average_at_end"]} at the end (column "load": before each phase); clients,
 gunicorn, Celery and PostgreSQL share the CPUs. Raw result: `bench/results/registration_burst.json`.

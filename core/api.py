@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from functools import wraps
+from functools import lru_cache, wraps
 from http import HTTPStatus
 from typing import Any
 
@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from flask_smorest import Api
 from flask_smorest import Blueprint as SmorestBlueprint
 from flask_smorest.pagination import PaginationMetadataSchema
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser, is_json_request
@@ -277,6 +277,16 @@ def api_abort(status: int, message: str, *, code: str | None = None, fields: Any
     raise exc
 
 
+@lru_cache(maxsize=1)
+def _token_query():
+    """The token and its person in one statement, built once (every API request runs it)."""
+    return (
+        select(ApiToken)
+        .options(joinedload(ApiToken.user, innerjoin=True))
+        .where(ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None))
+    )
+
+
 def _user_from_bearer() -> User | None:
     header = request.headers.get("Authorization", "")
     if not header:
@@ -284,11 +294,7 @@ def _user_from_bearer() -> User | None:
     scheme, _space, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized(_("Usa el encabezado 'Authorization: Bearer TOKEN'."))
-    found = db.session.execute(
-        select(ApiToken)
-        .options(joinedload(ApiToken.user, innerjoin=True))  # one statement: the token and its person
-        .where(ApiToken.token_hash == token_digest(token.strip()), ApiToken.revoked_at.is_(None))
-    ).scalar_one_or_none()
+    found = db.session.execute(_token_query(), {"digest": token_digest(token.strip())}).scalar_one_or_none()
     if found is None or not found.user.is_active:
         raise Unauthorized(_("El token no es válido o fue revocado."))
     now = utcnow()

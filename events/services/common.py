@@ -9,11 +9,12 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from core.choices import InstitutionRole
@@ -111,15 +112,20 @@ def lock_for_registration(event_id: int) -> Event | None:
     """The event row locked for a registration (FOR UPDATE; SQLite: the BEGIN IMMEDIATE
     every transaction already holds), read fresh with its questions and sector seats in
     the same statement; None when there is no such event."""
+    query = _lock_query(bool(current_app.config.get(LOCK_SETTING, True)))
+    return db.session.execute(query, {"event_id": event_id}).unique().scalar_one_or_none()
+
+
+@lru_cache(maxsize=2)
+def _lock_query(lock: bool):
+    """The statement of `lock_for_registration`, built once (with or without the lock)."""
     query = (
         select(Event)
-        .where(Event.id == event_id)
+        .where(Event.id == bindparam("event_id"))
         .options(joinedload(Event.questions), joinedload(Event.sector_seats))
         .execution_options(populate_existing=True)
     )
-    if current_app.config.get(LOCK_SETTING, True):
-        query = query.with_for_update(of=Event)
-    return db.session.execute(query).unique().scalar_one_or_none()
+    return query.with_for_update(of=Event) if lock else query
 
 
 def _lock_event(event_id: int) -> Event:
@@ -158,15 +164,7 @@ class SeatCounts:
 
 def seat_counts(event_id: int) -> SeatCounts:
     """Count seats from the registrations themselves (the truth under the lock)."""
-    rows = db.session.execute(
-        select(Registration.status, Registration.sector, func.count())
-        .where(
-            Registration.event_id == event_id,
-            Registration.status != RegistrationStatus.cancelled,
-            Registration.walk_in.is_(False),
-        )
-        .group_by(Registration.status, Registration.sector)
-    ).all()
+    rows = db.session.execute(_seat_counts_query(), {"event_id": event_id}).all()
     counts = SeatCounts()
     for status, sector, count in rows:
         if status == RegistrationStatus.confirmed:
@@ -176,6 +174,20 @@ def seat_counts(event_id: int) -> SeatCounts:
         else:
             counts.waitlisted += count
     return counts
+
+
+@lru_cache(maxsize=1)
+def _seat_counts_query():
+    """The statement of `seat_counts`, built once (it runs in every registration)."""
+    return (
+        select(Registration.status, Registration.sector, func.count())
+        .where(
+            Registration.event_id == bindparam("event_id"),
+            Registration.status != RegistrationStatus.cancelled,
+            Registration.walk_in.is_(False),
+        )
+        .group_by(Registration.status, Registration.sector)
+    )
 
 
 def counts_for(event_ids: Iterable[int]) -> dict[int, SeatCounts]:

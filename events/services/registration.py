@@ -37,7 +37,7 @@ from events.services.messages import (
     ics_attachment,
     refs_of,
 )
-from notifications.services import notify, notify_later
+from notifications.services import notify, notify_later, rows_in_bulk
 
 
 def registration_for(user: Any, event: Event) -> Registration | None:
@@ -169,20 +169,23 @@ def register(
         raise DomainError(_l("Ya estás registrado en esta actividad."), code="already_registered") from None
     registration.user = user
     registration.event = event
+    # The outbox and in-app rows go in with Core statements (no ORM flush of their own).
+    with rows_in_bulk():
+        if status == RegistrationStatus.confirmed:
+            _notify_confirmed(registration, promoted=False)
+        else:
+            notify_later(
+                to=user,
+                kind=WAITLISTED_KIND,
+                subject=_l("Estás en la lista de espera de «%(title)s»", title=event.title),
+                dedupe_key=f"event-registration:{registration.id}:waitlisted",
+                refs=refs_of(registration),
+                in_app=True,  # also in the notification centre, as a history
+                link=event_url(event),
+                fresh=True,  # the key holds the id just inserted
+            )
     if status == RegistrationStatus.confirmed:
-        _notify_confirmed(registration, promoted=False)
         reminders.sync_registration(registration)
-    else:
-        notify_later(
-            to=user,
-            kind=WAITLISTED_KIND,
-            subject=_l("Estás en la lista de espera de «%(title)s»", title=event.title),
-            dedupe_key=f"event-registration:{registration.id}:waitlisted",
-            refs=refs_of(registration),
-            in_app=True,  # also in the notification centre, as a history
-            link=event_url(event),
-            fresh=True,  # the key holds the id just inserted
-        )
     _commit_keeping_values()
     return registration
 

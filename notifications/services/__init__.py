@@ -73,6 +73,7 @@ from notifications.services.outbox import (  # noqa: F401
     notify,
     notify_in_app,
     notify_later,
+    rows_in_bulk,
 )
 from notifications.services.personal_data import (  # noqa: F401
     erase_recipient,

@@ -12,7 +12,11 @@ import redis
 from kombu import Connection, Exchange, Queue
 from kombu.asynchronous.hub import Hub
 
-from core.celery_app import survive_closed_redis_transport, wake_event_loop_for_callbacks_queued_in_it
+from core.celery_app import (
+    reuse_redis_client_per_pool,
+    survive_closed_redis_transport,
+    wake_event_loop_for_callbacks_queued_in_it,
+)
 from tests.conftest import WORKDIR, free_port
 from tests.processes import wait_for
 
@@ -100,3 +104,30 @@ def test_a_callback_the_event_loop_queues_for_itself_runs_without_waiting_for_it
         hub.close()
         quiet.close()
         other_end.close()
+
+
+def test_a_redis_channel_reuses_one_client_per_connection_pool():
+    """kombu builds a redis client per publish; patched, a channel keeps one per pool (and a
+    new pool, after a reconnection, gets a new client), and publishing still works."""
+    reuse_redis_client_per_pool()
+    port = free_port()
+    server = _redis_server(port)
+    try:
+        with Connection(f"redis://127.0.0.1:{port}/0") as connection:
+            channel = connection.default_channel
+            first = channel._create_client()
+            assert channel._create_client() is first
+            assert first.connection_pool is channel.pool
+            queue = Queue("reuse-test", Exchange("reuse-test"), routing_key="reuse-test")
+            with connection.Producer() as producer:
+                for number in range(3):
+                    producer.publish(
+                        {"n": number}, exchange=queue.exchange, routing_key="reuse-test", declare=[queue]
+                    )
+            assert redis.Redis(port=port).llen("reuse-test") == 3
+            channel._disconnect_pools()
+            fresh = channel._create_client()
+            assert fresh is not first and fresh.connection_pool is channel.pool
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(10)

@@ -80,6 +80,53 @@ def test_schedule_is_an_upsert_by_kind_subject_recipient_offset(app, ctx):
     assert count == 2
 
 
+def test_schedule_many_is_one_upsert_built_once_per_row_count(app, ctx):
+    """The bulk form keeps the rules of `schedule` (same checksum: untouched; new checksum:
+    the new time and version), and reuses its compiled statement from call to call."""
+    from notifications.services.ledger import _schedule_many_statements
+
+    user, other = make_user(), make_user()
+    start = utcnow().replace(microsecond=0) + timedelta(days=3)
+
+    def rows(starts, second_checksum):
+        return [
+            (starts - timedelta(hours=24), "1440m", "v1"),
+            (starts - timedelta(hours=1), "60m", second_checksum),
+        ]
+
+    def many(recipient, starts, second_checksum):
+        return services.schedule_many(
+            kind=KIND,
+            subject="event:many",
+            recipient=recipient,
+            rows=rows(starts, second_checksum),
+            category="events",
+            expires_at=starts,
+        )
+
+    assert many(user, start, "v1") == 2
+    hits = _schedule_many_statements.cache_info().hits
+    moved = start + timedelta(hours=2)
+    many(user, moved, "v2")
+    many(other, start, "v1")
+    db.session.commit()
+    assert _schedule_many_statements.cache_info().hits == hits + 2
+    found = {
+        (row.recipient_id, row.offset_key): row
+        for row in db.session.execute(
+            select(ScheduledNotification).where(ScheduledNotification.subject == "event:many")
+        ).scalars()
+    }
+    assert len(found) == 4
+    untouched = found[(user.id, "1440m")]
+    assert untouched.checksum == "v1" and untouched.fire_at == start - timedelta(hours=24)
+    assert untouched.expires_at == start
+    changed = found[(user.id, "60m")]
+    assert changed.checksum == "v2" and changed.fire_at == moved - timedelta(hours=1)
+    assert changed.expires_at == moved and changed.status == "pending"
+    assert found[(other.id, "60m")].fire_at == start - timedelta(hours=1)
+
+
 def test_due_row_becomes_one_outbox_row_with_the_versioned_dedupe_key(app, ctx, mail_dir):
     user = make_user("ana@example.org")
     row = plan(user)
