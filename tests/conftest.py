@@ -72,10 +72,46 @@ def _redis_url() -> str:
     return _start_embedded_redis()
 
 
-DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{WORKDIR / 'test.db'}"
+# Under pytest-xdist (`make test` runs `pytest -n 2`), each worker process ("gw0", "gw1", …)
+# has a PostgreSQL database and a Redis db of its own; SQLite files and the embedded Redis
+# are per process already.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def _worker_database(url: str) -> str:
+    """TEST_DATABASE_URL's database for this worker: `<name>_gw1`, created when missing."""
+    if not XDIST_WORKER or not url.startswith("postgres"):
+        return url
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    name = f"{base.database}_{XDIST_WORKER}"
+    admin_url = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            try:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            except psycopg.errors.DuplicateDatabase:
+                pass
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def _worker_redis(url: str) -> str:
+    """TEST_REDIS_URL's db number, counted down by the worker's index (gw0 keeps it)."""
+    if not XDIST_WORKER:
+        return url
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    number = int(parts.path.strip("/") or 0) - int(XDIST_WORKER.removeprefix("gw"))
+    return urlunsplit(parts._replace(path=f"/{number % 16}"))
+
+
+DATABASE_URL = _worker_database(os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{WORKDIR / 'test.db'}")
 if REQUIRE_SERVICES and not os.environ.get("TEST_DATABASE_URL"):
     raise RuntimeError("REQUIRE_SERVICES=1 but TEST_DATABASE_URL is not set")
-REDIS_URL = _redis_url()
+REDIS_URL = _worker_redis(_redis_url()) if os.environ.get("TEST_REDIS_URL") else _redis_url()
 IS_POSTGRES = DATABASE_URL.startswith("postgres")
 
 # The app (and any worker or server a test starts) reads its configuration from here.

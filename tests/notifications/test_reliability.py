@@ -47,7 +47,8 @@ from tests.notifications.smtp_sink import SmtpServer
 from tests.processes import BIN, ROOT, _env, _stop, wait_for
 from tests.tcp_proxy import TcpProxy
 
-pytestmark = pytest.mark.worker
+# One xdist worker runs them all: the RabbitMQ vhost of TEST_AMQP_URL is shared (and purged).
+pytestmark = [pytest.mark.worker, pytest.mark.xdist_group("brokers")]
 
 STUCK_AFTER = 3  # seconds before the sweeper calls a row stuck (production: 300)
 RESTARTS = 5  # broker restarts per run
