@@ -47,7 +47,8 @@ from tests.notifications.smtp_sink import SmtpServer
 from tests.processes import BIN, ROOT, _env, _stop, wait_for
 from tests.tcp_proxy import TcpProxy
 
-pytestmark = pytest.mark.worker
+# One xdist worker runs them all: the RabbitMQ vhost of TEST_AMQP_URL is shared (and purged).
+pytestmark = [pytest.mark.worker, pytest.mark.xdist_group("brokers")]
 
 STUCK_AFTER = 3  # seconds before the sweeper calls a row stuck (production: 300)
 RESTARTS = 5  # broker restarts per run
@@ -153,9 +154,7 @@ def _amqp_url() -> str:
     return url
 
 
-# Under xdist the RabbitMQ runs share one process (the vhost of TEST_AMQP_URL is shared and
-# purged); the Redis runs each start a Redis of their own and go anywhere.
-@pytest.fixture(params=["redis", pytest.param("amqp", marks=pytest.mark.xdist_group("amqp"))])
+@pytest.fixture(params=["redis", "amqp"])
 def broker(request, app):
     """The broker of this run; the app in this process publishes to it too."""
     server = RedisBroker() if request.param == "redis" else AmqpBroker(_amqp_url())
