@@ -68,19 +68,12 @@ def broker_transport_options(url: str, env: dict[str, str]) -> dict:
     worker's connection drops) and confirms each publish, so a task is never dropped
     silently by a broker that is going away.
     """
-    # A publish (from a web request, or the seed that runs before `make run` starts Redis)
-    # retries the connection once after 0.2 s and then fails, leaving the row to the
-    # sweeper, instead of kombu's default of sleeping 2 s and more per message (12 s per
-    # message with the app's retry on a fresh connection). The worker's consumer reconnects
-    # by broker_connection_max_retries, not by these.
-    fail_fast = {"max_retries": 1, "interval_start": 0.2}
     if url.split("://", 1)[0].lower().startswith("redis"):
         return {
             "visibility_timeout": int(env.get("CELERY_VISIBILITY_TIMEOUT", 3600)),
             "socket_connect_timeout": 3,
-            **fail_fast,
         }
-    return {"confirm_publish": True, **fail_fast}
+    return {"confirm_publish": True}
 
 
 def is_production(env: dict[str, str]) -> bool:

@@ -69,7 +69,7 @@ def test_the_broker_is_redis_unless_celery_broker_url_names_rabbitmq(tmp_path, m
     monkeypatch.setenv("CELERY_BROKER_URL", "amqp://promueve:s3cret@mq.internal:5672/promueve")
     config = load_config(str(tmp_path / "instance"))
     assert config["CELERY"]["broker_url"] == "amqp://promueve:s3cret@mq.internal:5672/promueve"
-    assert config["CELERY"]["broker_transport_options"]["confirm_publish"] is True
+    assert config["CELERY"]["broker_transport_options"] == {"confirm_publish": True}
     # Rate limits, locks and the health check stay on Redis.
     assert config["REDIS_URL"] == config["RATELIMIT_STORAGE_URI"] == "redis://cache.internal:6379/2"
 
