@@ -30,8 +30,7 @@ from notifications.models import (
     ScheduledNotification,
     ScheduledStatus,
 )
-from notifications.services.common import _BULK_KEY
-from notifications.services.outbox import _insert_bulk_rows, _prefetch_absent_keys, _route
+from notifications.services.outbox import _prefetch_absent_keys, _route, rows_in_bulk
 from notifications.services.preferences import _prefetch_delivery_state
 from notifications.services.rendering import _RENDER_MEMO_KEY
 
@@ -483,13 +482,12 @@ def _fire_batch(rows: list[ScheduledNotification], now: datetime, *, careful: bo
             counts[_fire_one_carefully(row, now)] += 1
         return dict(counts)
     # The fast way: new rows go in a few bulk INSERTs and the ledger in one UPDATE.
-    db.session.info[_BULK_KEY] = []
     updates = []
-    for row in rows:
-        outcome, values = _fire_one(row, now)
-        counts[outcome] += 1
-        updates.append((row.id, values))
-    outbox_ids = _insert_bulk_rows()
+    with rows_in_bulk() as outbox_ids:
+        for row in rows:
+            outcome, values = _fire_one(row, now)
+            counts[outcome] += 1
+            updates.append((row.id, values))
     table = ScheduledNotification.__table__
     params = []
     for row_id, values in updates:

@@ -340,22 +340,24 @@ def _added(row: Any) -> bool:
 
 
 @contextmanager
-def rows_in_bulk() -> Iterator[None]:
+def rows_in_bulk() -> Iterator[dict[str, int]]:
     """Collect the outbox, in-app and digest rows written inside this block and insert them
-    on leaving it with Core statements (the ledger batches' way), not through the ORM's
-    flush: cheaper for a request that writes one message (a registration). Same promises:
-    written in the caller's transaction, published after its commit. Inside a batch that
-    already collects rows, the rows join it."""
+    on leaving it with Core statements, not through the ORM's flush: cheaper for a request
+    that writes one message (a registration) and for a ledger batch. Same promises: written
+    in the caller's transaction, published after its commit. The dict it yields is filled
+    on leaving with the new outbox ids by dedupe key. Inside a block that already collects
+    rows, the rows join it (and the outer block inserts them)."""
+    outbox_ids: dict[str, int] = {}
     if db.session.info.get(_BULK_KEY) is not None:
-        yield
+        yield outbox_ids
         return
     db.session.info[_BULK_KEY] = []
     try:
-        yield
+        yield outbox_ids
     except BaseException:
         db.session.info.pop(_BULK_KEY, None)
         raise
-    _insert_bulk_rows()
+    outbox_ids.update(_insert_bulk_rows())
 
 
 def _insert_bulk_rows() -> dict[str, int]:
