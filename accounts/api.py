@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from flask import current_app
+from flask import current_app, request
 from flask.views import MethodView
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -14,6 +14,7 @@ from core.api import ApiBlueprint, api_abort, api_user, auth_required
 from core.choices import GovernmentOrder, InstitutionRole
 from core.exceptions import DomainError
 from core.extensions import db
+from core.images import accepts_image_uploads
 from core.models import ApiToken, Institution
 from core.permissions import can
 from core.validation import SingleLineText
@@ -94,6 +95,15 @@ class InstitutionSchema(ma.Schema):
         metadata={"description": "Mexican working days to give a first answer to a data request."},
     )
     description = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=5000))
+    logo = ma.fields.Function(
+        lambda institution: services.logo_dict(institution),
+        dump_only=True,
+        metadata={
+            "description": "The logo (re-encoded, without metadata): `url` and `thumbnail_url` (paths, "
+            "cached as immutable), `width`, `height`; null when there is none. Set it with "
+            "`PUT /institutions/<slug>/logo`."
+        },
+    )
 
 
 class InstitutionPatchSchema(ma.Schema):
@@ -257,6 +267,59 @@ class InstitutionItem(MethodView):
             db.session.rollback()
             _domain_abort(exc)
         return institution
+
+
+LOGO_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["logo"],
+                "properties": {"logo": {"type": "string", "format": "binary"}},
+            }
+        }
+    },
+}
+
+
+@blp.route("/institutions/<slug>/logo")
+class InstitutionLogo(MethodView):
+    @blp.doc(security=SECURED, requestBody=LOGO_BODY)
+    @blp.response(200, InstitutionSchema)
+    @auth_required
+    def put(self, slug: str):
+        """Set or replace the institution's logo: `multipart/form-data` with the file in `logo`.
+
+        Like every picture: checked by its content (JPEG, PNG or WebP), turned upright, resized
+        (1600 px wide at most, plus a 640 px thumbnail) and re-encoded without its metadata.
+        422 names `logo`; 413 when the file is over 8 MB.
+        """
+        institution = _institution_or_404(slug)
+        _require("institution.edit", institution)
+        if not request.content_length and request.mimetype != "multipart/form-data":
+            api_abort(400, _("Esta solicitud necesita un cuerpo multipart/form-data con el campo 'logo'."))
+        if request.mimetype != "multipart/form-data":
+            api_abort(415, _("Envía multipart/form-data con el archivo en el campo 'logo'."))
+        upload = request.files.get("logo")
+        try:
+            services.update_institution(api_user(), institution, logo=upload.read() if upload else b"")
+        except DomainError as exc:
+            db.session.rollback()
+            _domain_abort(exc)
+        return institution
+
+    @blp.doc(security=SECURED)
+    @blp.response(204)
+    @auth_required
+    def delete(self, slug: str):
+        """Take the logo off (the picture is deleted)."""
+        institution = _institution_or_404(slug)
+        _require("institution.edit", institution)
+        services.update_institution(api_user(), institution, remove_logo=True)
+
+
+accepts_image_uploads("accounts_api.InstitutionLogo")
 
 
 class FollowSchema(ma.Schema):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileAllowed, FileField, FileSize
+from flask_wtf.file import FileField
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import URL, DataRequired, Email, EqualTo, Length, Optional, Regexp, ValidationError
@@ -17,6 +17,7 @@ from core.choices import (
     SECTOR_LABELS,
 )
 from core.i18n import timezone_choices
+from core.images import ImageUpload
 from core.security import password_problem
 from core.timeutil import is_valid_timezone
 from core.validation import SingleLine
@@ -220,12 +221,11 @@ class InstitutionForm(FlaskForm):
     )
     description = TextAreaField(_l("Descripción"), validators=[Optional(), Length(max=5000)])
     logo = FileField(
-        _l("Logotipo (PNG o JPEG, hasta 1 MB; opcional)"),
-        validators=[
-            FileAllowed(["png", "jpg", "jpeg"], _l("El logotipo debe ser PNG o JPEG.")),
-            FileSize(max_size=1024 * 1024, message=_l("El logotipo no puede pesar más de 1 MB.")),
-        ],
+        _l("Logotipo (opcional)"),
+        validators=[ImageUpload()],
+        description=_l("JPEG, PNG o WebP de hasta 8 MB. Se guarda sin sus metadatos (ubicación, cámara)."),
     )
+    remove_logo = BooleanField(_l("Quitar el logotipo"))
 
     def validate(self, extra_validators=None) -> bool:
         """Field checks, then the catalogue settings that only make sense together."""

@@ -26,6 +26,7 @@ from core import audit
 from core.choices import InstitutionRole, Sector
 from core.exceptions import DomainError
 from core.extensions import db
+from core.images import ProcessedImage, process_image, prune_images, register_image_references, store_image
 from core.models import ApiToken, AuditEntry, Institution, InstitutionFollow, Membership, User
 from core.security import (
     BadLink,
@@ -552,6 +553,7 @@ def create_institution(actor: User | None, *, slug: str, **fields: Any) -> Insti
     if db.session.execute(select(Institution.id).where(Institution.slug == slug)).first():
         raise DomainError(_l("Ya existe una institución con ese identificador."), field="slug")
     institution = Institution(slug=slug)
+    logo = _logo_of(fields)
     _apply_institution_fields(institution, fields)
     db.session.add(institution)
     try:
@@ -559,14 +561,24 @@ def create_institution(actor: User | None, *, slug: str, **fields: Any) -> Insti
     except IntegrityError as exc:
         db.session.rollback()
         raise DomainError(_l("Ya existe una institución con ese identificador."), field="slug") from exc
+    if logo is not None:
+        _set_logo(institution, logo, actor)
     audit.record("institution.create", institution, actor=actor, details={"slug": slug})
     db.session.commit()
     return institution
 
 
 def update_institution(actor: User, institution: Institution, **fields: Any) -> None:
-    """Edit an institution's public details."""
+    """Edit an institution's public details; `logo` (bytes or a processed image) replaces the
+    logo, `remove_logo=True` takes it off."""
+    logo = _logo_of(fields)
     changed = _apply_institution_fields(institution, fields)
+    if logo is not None:
+        _set_logo(institution, logo, actor)
+        changed.append("logo")
+    elif fields.get("remove_logo") and institution.logo_image_id is not None:
+        _set_logo(institution, None, actor)
+        changed.append("logo")
     if changed:
         audit.record("institution.update", institution, actor=actor, details={"fields": changed})
         institution_updated.send(institution, changed=changed)
@@ -575,7 +587,6 @@ def update_institution(actor: User, institution: Institution, **fields: Any) -> 
 
 def _apply_institution_fields(institution: Institution, fields: dict[str, Any]) -> list[str]:
     changed = []
-    logo_type = image_type(fields["logo"]) if fields.get("logo") is not None else None
     if "timezone" in fields and fields["timezone"] and not is_valid_timezone(fields["timezone"]):
         raise DomainError(_l("Elige una zona horaria válida."), field="timezone", status=422)
     _check_catalogue(institution, fields)
@@ -588,20 +599,47 @@ def _apply_institution_fields(institution: Institution, fields: dict[str, Any]) 
         if getattr(institution, key) != value:
             changed.append(key)
             setattr(institution, key, value)
-    if fields.get("logo") is not None:
-        institution.logo_type = logo_type
-        institution.logo = fields["logo"]
-        changed.append("logo")
     return changed
 
 
-def image_type(data: bytes) -> str:
-    """The MIME type of a PNG or JPEG by its first bytes (never what the uploader claims)."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    raise DomainError(_l("El logotipo debe ser PNG o JPEG."), field="logo", status=422)
+def _logo_of(fields: dict[str, Any]) -> ProcessedImage | None:
+    """The new logo, checked and re-encoded like every upload (core/images.py), before
+    anything is written; None when the fields bring none."""
+    logo = fields.get("logo")
+    if logo is None or isinstance(logo, ProcessedImage):
+        return logo
+    return process_image(logo, "logo")
+
+
+def _set_logo(institution: Institution, logo: ProcessedImage | None, actor: User | None) -> None:
+    """Point the institution at its new logo (or none); the old picture goes when unused."""
+    replaced = institution.logo_image_id
+    image = None
+    if logo is not None:
+        image = store_image(
+            logo, institution_id=institution.id, uploaded_by_id=actor.id if actor is not None else None
+        )
+    institution.logo_image_id = image.id if image is not None else None
+    institution.logo = image
+    prune_images([replaced])
+
+
+def logo_dict(institution: Institution) -> dict[str, Any] | None:
+    """The logo as the API shows it: paths of the picture and its thumbnail, and its size."""
+    image = institution.logo
+    if image is None:
+        return None
+    return {
+        "url": image.path,
+        "width": image.width,
+        "height": image.height,
+        "thumbnail_url": image.thumb_path,
+    }
+
+
+register_image_references(
+    lambda: select(Institution.logo_image_id).where(Institution.logo_image_id.is_not(None))
+)
 
 
 def members_of(institution: Institution) -> list[Membership]:

@@ -21,7 +21,6 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
-from sqlalchemy.orm import undefer
 
 from accounts import credentials, services
 from accounts.forms import (
@@ -45,6 +44,7 @@ from core.choices import GOVERNMENT_ORDER_LABELS, ROLE_LABELS, SECTOR_LABELS
 from core.exceptions import DomainError
 from core.extensions import db
 from core.i18n import current_locale_code
+from core.images import accepts_image_uploads
 from core.models import ApiToken, Institution, Membership
 from core.pages import safe_next
 from core.permissions import can, require
@@ -458,9 +458,10 @@ def _institution_fields(form: InstitutionForm) -> dict:
         "catalogue_organization": form.catalogue_organization.data or "",
         "description": form.description.data or "",
     }
-    upload = form.logo.data
-    if upload and getattr(upload, "filename", ""):
-        fields["logo"] = upload.read()
+    if getattr(form.logo, "processed", None) is not None:
+        fields["logo"] = form.logo.processed
+    elif form.remove_logo.data:
+        fields["remove_logo"] = True
     return fields
 
 
@@ -523,16 +524,12 @@ def follow_institution(slug: str):
 
 @bp.get("/institutions/<slug>/logo")
 def institution_logo(slug: str):
-    """The institution's logo image."""
-    institution = db.session.execute(
-        select(Institution).options(undefer(Institution.logo)).where(Institution.slug == slug)
-    ).scalar_one_or_none()
-    if institution is None or not institution.logo:
+    """The institution's logo: a redirect to its current picture (whose own address never
+    changes, so it is cached for good), for links made before it moved there."""
+    institution = _institution_or_404(slug)
+    if institution.logo is None:
         abort(404)
-    response = Response(institution.logo, mimetype=institution.logo_type or "image/png")
-    response.cache_control.public = True
-    response.cache_control.max_age = 3600
-    return response
+    return redirect(institution.logo.path)
 
 
 @bp.route("/institutions/<slug>/edit", methods=["GET", "POST"])
@@ -551,7 +548,9 @@ def edit_institution(slug: str):
         else:
             flash(_("Guardamos los cambios."), "success")
             return redirect(url_for("accounts.institution", slug=institution.slug))
-    return render_template("accounts/institution_form.html", form=form, institution=institution)
+    return render_template(
+        "accounts/institution_form.html", form=form, institution=institution
+    ), 422 if form.errors else 200
 
 
 @bp.route("/institutions/<slug>/members", methods=["GET", "POST"])
@@ -781,3 +780,6 @@ audit.name_objects(
         "apitoken": _l("token de la API"),
     }
 )
+
+
+accepts_image_uploads("accounts.new_institution", "accounts.edit_institution")

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, ForeignKey, LargeBinary, String, Text, UniqueConstraint, event
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from core.choices import GovernmentOrder, InstitutionRole, Sector
 from core.extensions import db
 from core.timeutil import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from core.images import UploadedImage
 
 
 def new_auth_id() -> str:
@@ -93,13 +96,16 @@ class Institution(db.Model):
     # Mexican working days the institution has to give a first answer to a data request.
     answer_days: Mapped[int] = mapped_column(default=10, server_default="10")
     description: Mapped[str | None] = mapped_column(Text)
-    logo: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
-    logo_type: Mapped[str | None] = mapped_column(String(32))
+    # An uploaded image (core/images.py: checked, re-encoded without metadata, served immutable).
+    logo_image_id: Mapped[int | None] = mapped_column(
+        ForeignKey("image.id", ondelete="SET NULL", use_alter=True), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="institution", cascade="all, delete-orphan"
     )
+    logo: Mapped[UploadedImage | None] = relationship(foreign_keys=[logo_image_id])
 
     @property
     def display_name(self) -> str:

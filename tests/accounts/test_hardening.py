@@ -114,7 +114,9 @@ def test_logo_must_really_be_an_image(app, client):
         },
         content_type="multipart/form-data",
     )
-    assert response.status_code == 200 and "PNG o JPEG" in response.get_data(as_text=True)
+    assert response.status_code == 422 and "Sube una imagen JPEG, PNG o WebP." in response.get_data(
+        as_text=True
+    )
     assert client.get("/institutions/inegi/logo").status_code == 404
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 
 import pytest
+from PIL import Image
 from sqlalchemy import select, text
 
 from core.extensions import db
 from core.models import AuditEntry, AuditLogIsAppendOnly, Membership
+from tests.core.test_images import picture
 from tests.factories import (
     deliver_outbox,
     first_link,
@@ -17,11 +19,6 @@ from tests.factories import (
     make_liaison,
     make_user,
     read_mails,
-)
-
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
 )
 
 
@@ -40,15 +37,16 @@ def test_admin_registers_an_institution_with_a_logo(app, client):
             "website": "https://www.gob.mx/conagua",
             "catalogue_url": "https://datos.gob.mx/busca/organization/conagua",
             "description": "Agua.",
-            "logo": (io.BytesIO(PNG), "logo.png", "image/png"),
+            "logo": (io.BytesIO(picture(40, 20)), "logo.png", "image/png"),
         },
         content_type="multipart/form-data",
     )
     assert response.status_code == 302
     page = client.get("/institutions/conagua").get_data(as_text=True)
     assert "Comisión Nacional del Agua (CONAGUA)" in page
-    logo = client.get("/institutions/conagua/logo")
-    assert logo.status_code == 200 and logo.data == PNG and logo.mimetype == "image/png"
+    logo = client.get(client.get("/institutions/conagua/logo").headers["Location"])
+    assert logo.status_code == 200 and logo.mimetype == "image/png"
+    assert Image.open(io.BytesIO(logo.data)).size == (40, 20)  # re-encoded, same size
     with app.app_context():
         entry = db.session.execute(
             select(AuditEntry).where(AuditEntry.action == "institution.create")

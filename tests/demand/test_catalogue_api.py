@@ -287,7 +287,7 @@ def test_liaison_configures_the_catalogue_in_the_form(app, client, people, fake)
         "catalogue_organization": "",
     }
     response = client.post("/institutions/salud/edit", data=form)
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "En un catálogo CKAN escribe el nombre de la organización." in response.get_data(as_text=True)
     response = client.post("/institutions/salud/edit", data={**form, "catalogue_url": ""})
     assert "Escribe la dirección del catálogo para poder traer sus datos." in response.get_data(as_text=True)
