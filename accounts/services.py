@@ -26,7 +26,14 @@ from core import audit
 from core.choices import InstitutionRole, Sector
 from core.exceptions import DomainError
 from core.extensions import db
-from core.images import ProcessedImage, process_image, prune_images, register_image_references, store_image
+from core.images import (
+    ProcessedImage,
+    image_dict,
+    process_image,
+    prune_images,
+    register_image_references,
+    store_image,
+)
 from core.models import ApiToken, AuditEntry, Institution, InstitutionFollow, Membership, User
 from core.security import (
     BadLink,
@@ -626,15 +633,7 @@ def _set_logo(institution: Institution, logo: ProcessedImage | None, actor: User
 
 def logo_dict(institution: Institution) -> dict[str, Any] | None:
     """The logo as the API shows it: paths of the picture and its thumbnail, and its size."""
-    image = institution.logo
-    if image is None:
-        return None
-    return {
-        "url": image.path,
-        "width": image.width,
-        "height": image.height,
-        "thumbnail_url": image.thumb_path,
-    }
+    return image_dict(institution.logo)
 
 
 register_image_references(

@@ -247,6 +247,18 @@ def store_image(
     return image
 
 
+def image_dict(image: UploadedImage | None) -> dict[str, Any] | None:
+    """An image as the API shows it: its path, size and thumbnail's path (None stays None)."""
+    if image is None:
+        return None
+    return {
+        "url": image.path,
+        "width": image.width,
+        "height": image.height,
+        "thumbnail_url": image.thumb_path,
+    }
+
+
 def image_for_path(path: str | None) -> UploadedImage | None:
     """The image a `/media/…` path (of its large rendition) points to, or None."""
     match = MEDIA_PATH.match(path or "")

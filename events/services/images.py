@@ -21,6 +21,7 @@ from core.images import (
     UploadedImage,
     erase_uploads_of,
     export_uploads_of,
+    image_dict,
     image_for_path,
     process_image,
     prune_images,
@@ -92,16 +93,8 @@ def remove_cover(actor: User, event: Event) -> Event:
 
 def cover_dict(event: Event) -> dict[str, Any] | None:
     """The cover as the API shows it: path, alt, size, and the thumbnail's path."""
-    image = event.cover
-    if image is None:
-        return None
-    return {
-        "url": image.path,
-        "alt": event.cover_alt,
-        "width": image.width,
-        "height": image.height,
-        "thumbnail_url": image.thumb_path,
-    }
+    shown = image_dict(event.cover)
+    return None if shown is None else {**shown, "alt": event.cover_alt}
 
 
 # --- pictures inside a success story -------------------------------------------------------------
