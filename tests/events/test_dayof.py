@@ -292,6 +292,133 @@ def test_promote_page_asks_before_raising_the_capacity(app, client):
         assert db.session.get(Registration, waiting_id).status == RegistrationStatus.confirmed
 
 
+def _table(institution, capacity, **seats):
+    """A dialogue table with seats reserved per sector."""
+    return make_event(institution, kind="dialogue_table", capacity=capacity, sector_seats=seats)
+
+
+def _person(sector, name=""):
+    user = make_user(name=name)
+    user.sector = sector
+    db.session.commit()
+    return user
+
+
+def test_promote_by_hand_asks_before_giving_a_full_sector_one_more_seat(app, ctx):
+    inegi = make_institution("inegi")
+    liaison = make_liaison(inegi)
+    event = _table(inegi, 4, academia=1)
+    services.register(_person("academia"), event)
+    waiting = services.register(_person("academia", "Dora"), event)
+    assert waiting.status == RegistrationStatus.waitlisted  # academia's one seat is taken
+    with pytest.raises(DomainError) as full:
+        services.promote_by_hand(liaison, event, waiting.id)
+    assert full.value.code == "sector_full" and full.value.field == "raise_sector_seats"
+    assert "Academia" in str(full.value.message) and "1 de 1" in str(full.value.message)
+    db.session.rollback()
+    # Raising the capacity does not answer it: the free seats are not academia's.
+    with pytest.raises(DomainError) as still:
+        services.promote_by_hand(liaison, event, waiting.id, raise_capacity=True)
+    assert still.value.code == "sector_full"
+    db.session.rollback()
+    assert db.session.get(Registration, waiting.id).status == RegistrationStatus.waitlisted
+
+    promoted = services.promote_by_hand(liaison, event, waiting.id, raise_sector_seats=True)
+    assert promoted.status == RegistrationStatus.confirmed
+    db.session.expire_all()
+    event = services.get_event(event.id)
+    # One of the two open seats became academia's; nobody else's seat was touched.
+    assert event.seats_by_sector == {"academia": 2} and event.capacity == 4
+    (raised,) = _audits("event.sector_seats_raised")
+    assert raised.actor_id == liaison.id
+    assert raised.details == {"sector": "academia", "from": 1, "to": 2, "registration_id": waiting.id}
+    assert _audits("event.capacity_raised") == []
+    # The counts still fit the seats, so the event can be edited as before.
+    services.update_event(liaison, event, {"capacity": 5})
+    assert services.get_event(event.id).capacity == 5
+
+
+def test_promote_by_hand_when_every_seat_is_reserved_grows_the_sector_and_the_capacity(app, ctx):
+    inegi = make_institution("inegi")
+    liaison = make_liaison(inegi)
+    event = _table(inegi, 2, academia=1, civil_society=1)
+    services.register(_person("academia"), event)
+    waiting = services.register(_person("academia"), event)
+    with pytest.raises(DomainError) as sector:
+        services.promote_by_hand(liaison, event, waiting.id, raise_capacity=True)
+    assert sector.value.code == "sector_full"
+    db.session.rollback()
+    # Civil society keeps its reserved seat, so the capacity must grow too: asked as usual.
+    with pytest.raises(DomainError) as capacity:
+        services.promote_by_hand(liaison, event, waiting.id, raise_sector_seats=True)
+    assert capacity.value.code == "event_full" and "subir el cupo a 3" in str(capacity.value.message)
+    db.session.rollback()
+    services.promote_by_hand(liaison, event, waiting.id, raise_capacity=True, raise_sector_seats=True)
+    db.session.expire_all()
+    event = services.get_event(event.id)
+    assert event.seats_by_sector == {"academia": 2, "civil_society": 1} and event.capacity == 3
+    activist = services.register(_person("civil_society"), event)
+    assert activist.status == RegistrationStatus.confirmed
+
+
+def test_promote_by_hand_outside_the_reserved_sectors_needs_room_in_the_shared_seats(app, ctx):
+    inegi = make_institution("inegi")
+    liaison = make_liaison(inegi)
+    event = _table(inegi, 3, academia=2)
+    services.register(_person("citizen"), event)
+    waiting = services.register(_person("citizen"), event)
+    assert waiting.status == RegistrationStatus.waitlisted  # the one shared seat is taken
+    with pytest.raises(DomainError) as refused:
+        services.promote_by_hand(liaison, event, waiting.id)
+    # The two free seats are academia's: the capacity must grow (the shared seats with it).
+    assert refused.value.code == "event_full" and "reservados" in str(refused.value.message)
+    db.session.rollback()
+    services.promote_by_hand(liaison, event, waiting.id, raise_capacity=True)
+    db.session.expire_all()
+    event = services.get_event(event.id)
+    assert event.capacity == 4 and event.seats_by_sector == {"academia": 2}
+    assert services.register(_person("academia"), event).status == RegistrationStatus.confirmed
+    assert services.register(_person("academia"), event).status == RegistrationStatus.confirmed
+
+
+def test_promote_page_and_api_ask_before_growing_a_sector(app, client):
+    with app.app_context():
+        inegi = make_institution("inegi")
+        make_liaison(inegi, "enlace@example.org")
+        headers = _bearer(make_liaison(inegi))
+        event = _table(inegi, 4, academia=1)
+        services.register(_person("academia"), event)
+        first = services.register(_person("academia", "Dora"), event)
+        second = services.register(_person("academia", "Eva"), event)
+        event_id, first_id, second_id = event.id, first.id, second.id
+    login(client, "enlace@example.org")
+    page = f"/events/{event_id}/registrations/{first_id}/promote"
+    shown = client.get(page).get_data(as_text=True)
+    assert "Subir los lugares de Academia a 2 y confirmar" in shown
+    asked = client.post(page)
+    assert asked.status_code == 200
+    assert "Subir los lugares de Academia a 2 y confirmar" in asked.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Registration, first_id).status == RegistrationStatus.waitlisted
+    done = client.post(page, data={"raise_sector_seats": "1"})
+    assert done.status_code == 302
+    with app.app_context():
+        assert db.session.get(Registration, first_id).status == RegistrationStatus.confirmed
+
+    path = f"{API}/events/{event_id}/registrations/{second_id}/promote"
+    refused = client.post(path, json={}, headers=headers)
+    assert refused.status_code == 409
+    error = refused.json["error"]
+    assert error["code"] == "sector_full" and "raise_sector_seats" in error["fields"]
+    confirmed = client.post(path, json={"raise_sector_seats": True}, headers=headers)
+    assert confirmed.status_code == 200 and confirmed.json["status"] == "confirmed"
+    with app.app_context():
+        assert services.get_event(event_id).seats_by_sector == {"academia": 3}
+    spec = client.get(f"{API}/openapi.json").json
+    promote = spec["paths"]["/api/v1/events/{event_id}/registrations/{registration_id}/promote"]["post"]
+    assert "sector_full" in promote["responses"]["409"]["description"]
+
+
 # --- XLSX -----------------------------------------------------------------------------------------
 
 
