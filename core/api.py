@@ -111,7 +111,7 @@ class PaginationMetadata(PaginationMetadataSchema):
 PAGINATION_HEADER = {
     "description": "Pagination metadata, as JSON: `total`, `total_pages`, `first_page`, "
     "`last_page`, `page`, `previous_page`, `next_page`, `total_exact`. A list may stop counting "
-    "some pages past the one asked for (the events list: 10 pages); `total_exact` is then false "
+    "some pages past the one asked for (the events and demand lists: 10 pages); `total_exact` is then false "
     "and `total` a lower bound. Asking for a later page counts further; the last page is exact.",
     "required": True,
     "content": {"application/json": {"schema": PaginationMetadata}},
