@@ -82,7 +82,16 @@ class ErrorResponsesPlugin(BasePlugin):
                 statuses.append("409")
             responses = operation.setdefault("responses", {})
             for status in statuses:
-                responses.setdefault(status, HTTPStatus(int(status)).name)
+                # flask-smorest keys what it documents by int (`alt_response(409, …)`): one key
+                # per status, or the second "409" would hide the first in the JSON document.
+                documented = [responses.pop(key) for key in (int(status), status) if key in responses]
+                name = HTTPStatus(int(status)).name
+                own = documented[0] if documented else name
+                if isinstance(own, dict) and set(own) == {"description"}:
+                    # The operation's own words (its error codes) on the one error schema:
+                    # an OpenAPI 3.1 reference may carry its own description.
+                    own = {"$ref": f"#/components/responses/{name}", "description": own["description"]}
+                responses[status] = own
 
 
 class PaginationMetadata(PaginationMetadataSchema):
@@ -102,7 +111,7 @@ class PaginationMetadata(PaginationMetadataSchema):
 PAGINATION_HEADER = {
     "description": "Pagination metadata, as JSON: `total`, `total_pages`, `first_page`, "
     "`last_page`, `page`, `previous_page`, `next_page`, `total_exact`. A list may stop counting "
-    "some pages past the one asked for (the events list: 10 pages); `total_exact` is then false "
+    "some pages past the one asked for (the events and demand lists: 10 pages); `total_exact` is then false "
     "and `total` a lower bound. Asking for a later page counts further; the last page is exact.",
     "required": True,
     "content": {"application/json": {"schema": PaginationMetadata}},

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from core.api import ApiBlueprint, api_abort, api_user, auth_required
+from core.api_messages import generic_message
 from core.exceptions import DomainError
 from core.extensions import db, limiter
 from core.models import Institution
@@ -37,6 +38,7 @@ blp = ApiBlueprint(
     "within a deadline of Mexican working days, comments, demand reports and accountability.",
 )
 SECURED = [{"bearerAuth": []}]
+MAX_PAGE = 100000
 
 
 def _comment_key() -> str:
@@ -142,8 +144,10 @@ class DemandListArgs(ma.Schema):
     status = ma.fields.String(validate=ma.validate.OneOf([s.value for s in DemandStatus]))
     kind = ma.fields.String(validate=ma.validate.OneOf([k.value for k in DemandKind]))
     sort = ma.fields.String(load_default="supporters", validate=ma.validate.OneOf(["supporters", "recent"]))
-    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=100000))
-    per_page = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
+    per_page = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=100),
+        metadata={"description": "The former name of `page_size`, still read when `page_size` is absent."},
+    )
 
 
 class DemandSupportSchema(ma.Schema):
@@ -342,8 +346,20 @@ def _institution_or_404(slug: str) -> Institution:
 class Demand(MethodView):
     @blp.arguments(DemandListArgs, location="query")
     @blp.response(200, DemandItemListSchema)
-    def get(self, args):
-        """Demand items, most supported (`sort=supporters`) or newest (`sort=recent`) first."""
+    @blp.paginate(page_size=items.PAGE_SIZE, max_page_size=100)
+    def get(self, args, pagination_parameters):
+        """Demand items, most supported (`sort=supporters`) or newest (`sort=recent`) first
+        (`X-Pagination` header has the totals).
+
+        Paginated as the other lists (`page`, `page_size`); the body keeps `page`, `per_page`
+        and `has_more`. The total is counted up to 10 pages past the one asked for; beyond
+        that `X-Pagination` says `"total_exact": false` and `total` is a lower bound."""
+        try:  # the bound `page` always had here (an offset of millions of rows is refused)
+            ma.validate.Range(min=1, max=MAX_PAGE)(pagination_parameters.page)
+        except ma.ValidationError as exc:
+            api_abort(422, generic_message(422), fields={"page": exc.messages})
+        if "page_size" not in request.args and args.get("per_page"):
+            pagination_parameters.page_size = args["per_page"]  # a client of the former name
         institution_id = None
         if args.get("institution"):
             institution = db.session.execute(
@@ -361,9 +377,12 @@ class Demand(MethodView):
             status=args.get("status"),
             kind=args.get("kind"),
             sort=args["sort"],
-            page=args["page"],
-            per_page=args["per_page"],
+            page=pagination_parameters.page,
+            per_page=pagination_parameters.page_size,
+            count=True,
         )
+        pagination_parameters.item_count = page.total
+        pagination_parameters.total_exact = page.total_exact
         return {
             "items": [item_dict(item, counts=totals.totals_of(item), detail=False) for item in page.items],
             "page": page.page,

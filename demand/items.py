@@ -14,7 +14,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from rapidfuzz import fuzz, process
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -448,12 +448,21 @@ def merge(actor: User, item: DemandItem, into: DemandItem) -> DemandItem:
 # --- lists and payloads -----------------------------------------------------------------------------
 
 
+# A list counted for the API stops counting this many pages past the one asked for (as the
+# events list does): beyond, its total is a lower bound instead of a count of every match.
+COUNTED_PAGES_AHEAD = 10
+
+
 @dataclass
 class ItemPage:
     items: list[DemandItem]
     page: int
     per_page: int
     has_more: bool
+    # Only when counted (`count=True`): the matches, exact up to COUNTED_PAGES_AHEAD pages
+    # past this one; when `total_exact` is False, `total` is a lower bound (at least that many).
+    total: int | None = None
+    total_exact: bool = True
 
 
 def list_items(
@@ -465,23 +474,26 @@ def list_items(
     page: int = 1,
     per_page: int = PAGE_SIZE,
     dataset_id: int | None = None,
+    count: bool = False,
 ) -> ItemPage:
     """Items with filters, most supported (or most recent) first; merged ones only on request.
 
-    No total count (a count over a million rows costs more than the page): `has_more`
-    says whether another page follows.
+    No full count (a count over a million rows costs more than the page): `has_more` says
+    whether another page follows; with `count`, the total is counted at most
+    COUNTED_PAGES_AHEAD pages past `page` (one LIMITed statement), as the API's header says.
     """
-    query = select(DemandItem).options(joinedload(DemandItem.institution))
+    conditions = []
     if institution_id is not None:
-        query = query.where(DemandItem.institution_id == institution_id)
+        conditions.append(DemandItem.institution_id == institution_id)
     if dataset_id is not None:
-        query = query.where(DemandItem.dataset_id == dataset_id)
+        conditions.append(DemandItem.dataset_id == dataset_id)
     if status:
-        query = query.where(DemandItem.status == status)
+        conditions.append(DemandItem.status == status)
     else:
-        query = query.where(DemandItem.status != DemandStatus.merged)
+        conditions.append(DemandItem.status != DemandStatus.merged)
     if kind:
-        query = query.where(DemandItem.kind == kind)
+        conditions.append(DemandItem.kind == kind)
+    query = select(DemandItem).options(joinedload(DemandItem.institution)).where(*conditions)
     if sort == "recent":
         query = query.order_by(DemandItem.id.desc())
     else:
@@ -489,7 +501,16 @@ def list_items(
     rows = list(
         db.session.execute(query.offset((page - 1) * per_page).limit(per_page + 1)).scalars().unique()
     )
-    return ItemPage(rows[:per_page], page, per_page, len(rows) > per_page)
+    result = ItemPage(rows[:per_page], page, per_page, len(rows) > per_page)
+    if count:
+        cap = (page + COUNTED_PAGES_AHEAD - 1) * per_page
+        counted = db.session.execute(
+            select(func.count()).select_from(
+                select(DemandItem.id).where(*conditions).limit(cap + 1).subquery()
+            )
+        ).scalar_one()
+        result.total, result.total_exact = counted, counted <= cap  # else cap + 1: at least that many
+    return result
 
 
 def signal_counts(item_ids: list[int]) -> dict[int, dict[str, int]]:

@@ -86,7 +86,17 @@ class MessagesSchema(ma.Schema):
 class PromoteInSchema(ma.Schema):
     raise_capacity = ma.fields.Boolean(
         load_default=False,
-        metadata={"description": "When the event is full, raise its capacity by one seat (else 409)."},
+        metadata={
+            "description": "When the person has no seat in the capacity, raise the capacity as far as "
+            "they need (else 409 `event_full`)."
+        },
+    )
+    raise_sector_seats = ma.fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "When the seats reserved for the person's sector are taken, give that sector "
+            "one more seat (else 409 `sector_full`)."
+        },
     )
 
 
@@ -199,7 +209,11 @@ class Promote(MethodView):
     @blp.arguments(PromoteInSchema, required=False)
     @blp.response(200, RegistrationSchema)
     @blp.alt_response(
-        409, schema=None, description="`event_full` (without `raise_capacity`), `not_waitlisted`."
+        409,
+        schema=None,
+        description="`sector_full` (the person's sector has no reserved seat left; without "
+        "`raise_sector_seats`), `event_full` (no seat left in the capacity for them; without "
+        "`raise_capacity`), `not_waitlisted`. `fields` names the flag that answers the refusal.",
     )
     @auth_required
     def post(self, payload, event_id: int, registration_id: int):
@@ -211,6 +225,7 @@ class Promote(MethodView):
             event,
             registration_id,
             raise_capacity=bool((payload or {}).get("raise_capacity")),
+            raise_sector_seats=bool((payload or {}).get("raise_sector_seats")),
         )
         return _registration_dict(registration, event)
 

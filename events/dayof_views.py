@@ -19,6 +19,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from core import audit
+from core.choices import SECTOR_LABELS
 from core.exceptions import DomainError
 from core.extensions import db
 from events import forms, services
@@ -176,7 +177,8 @@ def ngettext_people(count: int) -> str:
 @bp.route("/events/<id:event_id>/registrations/<id:registration_id>/promote", methods=["GET", "POST"])
 @login_required
 def promote(event_id: int, registration_id: int):
-    """Confirm a waitlisted person; when the event is full, ask before raising the capacity."""
+    """Confirm a waitlisted person; when they have no seat (the event or their sector is full),
+    ask before raising the capacity or the sector's seats."""
     event = _managed_event(event_id)
     registration = db.session.get(Registration, registration_id)
     if registration is None or registration.event_id != event.id:
@@ -184,11 +186,15 @@ def promote(event_id: int, registration_id: int):
     if request.method == "POST":
         try:
             promoted = services.promote_by_hand(
-                current_user, event, registration_id, raise_capacity=request.form.get("raise_capacity") == "1"
+                current_user,
+                event,
+                registration_id,
+                raise_capacity=request.form.get("raise_capacity") == "1",
+                raise_sector_seats=request.form.get("raise_sector_seats") == "1",
             )
         except DomainError as exc:
             db.session.rollback()
-            if exc.code != "event_full":
+            if exc.code not in ("event_full", "sector_full"):
                 flash(str(exc.message), "error")
                 return redirect(url_for("events.registrations", event_id=event_id))
         else:
@@ -198,12 +204,15 @@ def promote(event_id: int, registration_id: int):
         return redirect(url_for("events.registrations", event_id=event_id))
     event = services.get_event(event_id)
     counts = services.seat_counts(event.id)
+    shortfall = services.seat_shortfall(event, registration.sector, counts)
     return render_template(
         "events/promote.html",
         event=event,
         registration=registration,
         counts=counts,
+        shortfall=shortfall,
         full=event.capacity is not None and counts.confirmed >= event.capacity,
+        sector_label=SECTOR_LABELS.get(shortfall.sector, shortfall.sector) if shortfall.sector else None,
     )
 
 
@@ -270,6 +279,7 @@ audit.describe_actions(
         "registration.promote_by_hand": _l("confirmó a mano a alguien de la lista de espera"),
         "registration.certificate_issued": _l("descargó su constancia de asistencia"),
         "event.capacity_raised": _l("subió el cupo de la actividad"),
+        "event.sector_seats_raised": _l("subió los lugares de un sector de la actividad"),
         "event.message_sent": _l("escribió a las personas de la actividad"),
     }
 )

@@ -65,6 +65,7 @@ from events.services.common import (  # noqa: F401
     STATUS_LABELS,
     RegistrationState,
     SeatCounts,
+    SeatShortfall,
     confirmed_registrations,
     counts_for,
     event_managers,
@@ -78,6 +79,7 @@ from events.services.common import (  # noqa: F401
     public_events,
     registration_state,
     seat_counts,
+    seat_shortfall,
     seats_left,
 )
 from events.services.consent import (  # noqa: F401

@@ -241,6 +241,46 @@ def has_seat(event: Event, sector: str | None, counts: SeatCounts) -> bool:
     return taken < open_seats
 
 
+@dataclass(frozen=True)
+class SeatShortfall:
+    """What must grow for one more person to be confirmed: the capacity (to `capacity`),
+    the seats of their reserved sector (`sector`, to `sector_seats`), both, or nothing."""
+
+    capacity: int | None = None
+    sector: str | None = None
+    sector_seats: int | None = None
+
+    @property
+    def fits(self) -> bool:
+        return self.capacity is None and self.sector_seats is None
+
+
+def seat_shortfall(event: Event, sector: str | None, counts: SeatCounts) -> SeatShortfall:
+    """The least the organisers must add for one more person of `sector` to be confirmed
+    without taking a seat reserved for anyone else (nothing when `has_seat` already holds).
+
+    A reserved sector that is full grows by one seat; the capacity grows as far as the
+    confirmed people plus this one, the reserved seats and the people in the shared seats
+    need. So after the growth `has_seat` holds and every sector still fits in its seats.
+    """
+    if has_seat(event, sector, counts):
+        return SeatShortfall()
+    reserved = event.seats_by_sector
+    key = sector or ""
+    sector_seats = None
+    if key in reserved and counts.by_sector.get(key, 0) >= reserved[key]:
+        sector_seats = counts.by_sector.get(key, 0) + 1
+    capacity = None
+    if event.capacity is not None:
+        total_reserved = sum(reserved.values()) + (sector_seats - reserved[key] if sector_seats else 0)
+        shared_taken = sum(n for sector_key, n in counts.by_sector.items() if sector_key not in reserved)
+        in_shared_seats = 0 if key in reserved else 1
+        needed = max(counts.confirmed + 1, total_reserved + shared_taken + in_shared_seats)
+        if needed > event.capacity:
+            capacity = needed
+    return SeatShortfall(capacity=capacity, sector=key if sector_seats else None, sector_seats=sector_seats)
+
+
 class RegistrationState:
     """Why registration is or is not possible right now (for pages and the API)."""
 

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from core import audit
+from core.choices import SECTOR_LABELS
 from core.exceptions import DomainError
 from core.extensions import db
 from core.models import User
@@ -28,6 +29,7 @@ from events.services.common import (
     _lock_registration,
     has_seat,
     seat_counts,
+    seat_shortfall,
 )
 from events.services.messages import (
     WAITLISTED_KIND,
@@ -274,13 +276,21 @@ def _promote_from_waitlist(event: Event) -> list[Registration]:
 
 
 def promote_by_hand(
-    actor: User, event: Event, registration_id: Any, *, raise_capacity: bool = False
+    actor: User,
+    event: Event,
+    registration_id: Any,
+    *,
+    raise_capacity: bool = False,
+    raise_sector_seats: bool = False,
 ) -> Registration:
     """Confirm a waitlisted person the organisers choose, under the capacity lock.
 
-    When the event is full it is refused, unless the organiser explicitly raises the
-    capacity by one seat (audited). The person is told as in an automatic promotion.
-    Seats reserved per sector are the organiser's call here: only the total is enforced."""
+    The person needs a seat as in an automatic promotion: in the capacity and, at a table
+    with seats per sector, in their sector's reserved seats (or the shared ones). When there
+    is none it is refused, unless the organiser explicitly adds what is missing (both
+    audited): `raise_sector_seats` one more seat for the person's sector, `raise_capacity`
+    the capacity that needs (never a seat reserved for someone else). The person is told
+    as in an automatic promotion."""
     event = _lock_event(event.id)
     if event.status != EventStatus.published or utcnow() >= event.ends_at:
         raise DomainError(_l("Solo se confirma a alguien en actividades publicadas que no han terminado."))
@@ -291,20 +301,56 @@ def promote_by_hand(
             code="not_waitlisted",
         )
     counts = seat_counts(event.id)
-    if event.capacity is not None and counts.confirmed >= event.capacity:
-        if not raise_capacity:
-            raise DomainError(
-                _l(
-                    "La actividad está llena (%(confirmed)s de %(capacity)s). Para confirmar a %(name)s "
-                    "hay que subir el cupo.",
-                    confirmed=counts.confirmed,
-                    capacity=event.capacity,
-                    name=registration.display_name,
-                ),
-                code="event_full",
+    shortfall = seat_shortfall(event, registration.sector, counts)
+    if shortfall.sector_seats is not None and not raise_sector_seats:
+        raise DomainError(
+            _l(
+                "Los lugares de %(sector)s están ocupados (%(taken)s de %(seats)s). Para confirmar a "
+                "%(name)s hay que subir los lugares de %(sector)s a %(to)s.",
+                sector=SECTOR_LABELS.get(shortfall.sector, shortfall.sector),
+                taken=counts.by_sector.get(shortfall.sector, 0),
+                seats=event.seats_by_sector[shortfall.sector],
+                name=registration.display_name,
+                to=shortfall.sector_seats,
+            ),
+            code="sector_full",
+            field="raise_sector_seats",
+        )
+    if shortfall.capacity is not None and not raise_capacity:
+        if counts.confirmed >= event.capacity:
+            message = _l(
+                "La actividad está llena (%(confirmed)s de %(capacity)s). Para confirmar a %(name)s "
+                "hay que subir el cupo.",
+                confirmed=counts.confirmed,
+                capacity=event.capacity,
+                name=registration.display_name,
             )
+        else:
+            message = _l(
+                "Los lugares libres están reservados para otros sectores. Para confirmar a %(name)s "
+                "hay que subir el cupo a %(to)s.",
+                name=registration.display_name,
+                to=shortfall.capacity,
+            )
+        raise DomainError(message, code="event_full", field="raise_capacity")
+    if shortfall.sector_seats is not None:
+        row = next(seats for seats in event.sector_seats if str(seats.sector) == shortfall.sector)
+        old_seats, row.seats = row.seats, shortfall.sector_seats
+        event.updated_at = utcnow()
+        audit.record(
+            "event.sector_seats_raised",
+            event,
+            actor=actor,
+            details={
+                "sector": shortfall.sector,
+                "from": old_seats,
+                "to": row.seats,
+                "registration_id": registration.id,
+            },
+        )
+    if shortfall.capacity is not None:
         old_capacity = event.capacity
-        event.capacity = counts.confirmed + 1
+        event.capacity = shortfall.capacity
         event.updated_at = utcnow()
         audit.record(
             "event.capacity_raised",

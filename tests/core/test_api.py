@@ -142,6 +142,10 @@ def test_openapi_document_validates(app, client):
     validate(spec)
     assert "/api/v1/tokens" in spec["paths"] and "/api/v1/me" in spec["paths"]
     assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    # An operation's own description of an error is kept (not replaced by the generic one).
+    delete = spec["paths"]["/api/v1/events/{event_id}"]["delete"]["responses"]
+    assert "illegal_transition" in delete["409"]["description"]
+    assert delete["404"] == {"$ref": "#/components/responses/NOT_FOUND"}
 
 
 def test_api_never_answers_html_on_server_error(app, client, monkeypatch):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 import pytest
 from flask import g
 from openapi_spec_validator import validate
+from sqlalchemy import event as sa_event
 
 from core.extensions import db
 from demand import items
@@ -146,6 +148,90 @@ def test_list_filters_and_sorts(client, ctx):
     assert client.get("/api/v1/demand?status=scheduled").json["items"] == []
     error_of(client.get("/api/v1/demand?sort=loudest"), 422)
     error_of(client.get("/api/v1/demand?institution=nope"), 422)
+
+
+SEVEN_TITLES = [
+    "Calidad del aire por estación",
+    "Presupuesto ejercido por escuela",
+    "Camas de hospital por clínica rural",
+    "Cortes de agua potable por colonia",
+    "Delitos denunciados por municipio",
+    "Precios de vivienda nueva",
+    "Rutas de transporte concesionado",
+]
+
+
+def _pagination(response) -> dict:
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return json.loads(response.headers["X-Pagination"])
+
+
+def test_the_list_has_x_pagination_and_page_size_like_its_neighbours(client, ctx, monkeypatch):
+    """The events list's header and parameters, counted two pages ahead (instead of 10) here;
+    the body keeps its shape and `per_page` still works for the clients that send it."""
+    monkeypatch.setattr(items, "COUNTED_PAGES_AHEAD", 2)
+    inegi = make_institution("inegi")
+    person = citizen()
+    ids = [
+        items.file_request(person, inegi, kind="publish", title=title, intended_use="research")[0].id
+        for title in SEVEN_TITLES
+    ]
+    newest_first = ids[::-1]
+    first = client.get("/api/v1/demand?sort=recent&page_size=2")
+    assert _pagination(first) == {
+        "total": 5,
+        "total_pages": 3,
+        "first_page": 1,
+        "last_page": 3,
+        "page": 1,
+        "next_page": 2,
+        "total_exact": False,
+    }
+    assert set(first.json) == {"items", "page", "per_page", "has_more"}
+    assert (first.json["page"], first.json["per_page"], first.json["has_more"]) == (1, 2, True)
+    third = _pagination(client.get("/api/v1/demand?sort=recent&page_size=2&page=3"))
+    assert (third["total"], third["last_page"], third["next_page"], third["total_exact"]) == (7, 4, 4, True)
+    # Following next_page reaches every item exactly once.
+    seen, page = [], 1
+    while page is not None:
+        response = client.get(f"/api/v1/demand?sort=recent&page_size=2&page={page}")
+        seen += [item["id"] for item in response.json["items"]]
+        page = _pagination(response).get("next_page")
+    assert seen == newest_first
+    # The former parameter name still sizes the page (and the header); page_size wins.
+    old = client.get("/api/v1/demand?sort=recent&per_page=3")
+    assert [i["id"] for i in old.json["items"]] == newest_first[:3] and old.json["per_page"] == 3
+    assert _pagination(old)["next_page"] == 2
+    both = client.get("/api/v1/demand?sort=recent&per_page=3&page_size=4").json
+    assert both["per_page"] == 4 and len(both["items"]) == 4
+    empty = _pagination(client.get("/api/v1/demand?status=scheduled"))
+    assert empty == {"total": 0, "total_pages": 0, "total_exact": True}
+    for bad in ("page_size=0", "page_size=101", "per_page=0", "page=0", "page=100001"):
+        error_of(client.get(f"/api/v1/demand?{bad}"), 422)
+
+
+def test_the_list_counts_a_bounded_number_of_rows(client, ctx):
+    """The count is LIMITed to the pages ahead plus one row, not a count of every item."""
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    sa_event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert client.get("/api/v1/demand?page_size=2").status_code == 200
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", record)
+    counts = [s for s in statements if "count(" in s.lower() and "FROM demand_item" in s]
+    assert len(counts) == 1 and "LIMIT" in counts[0].upper()
+
+
+def test_the_openapi_document_describes_the_list_pagination(client):
+    operation = client.get("/api/v1/openapi.json").json["paths"]["/api/v1/demand"]["get"]
+    names = {parameter["name"] for parameter in operation["parameters"]}
+    assert {"page", "page_size", "per_page"} <= names
+    assert "X-Pagination" in operation["responses"]["200"]["headers"]
+    assert "X-Pagination" in operation["description"] + operation.get("summary", "")
 
 
 def test_bad_requests_are_clear_4xx(client, ctx):
