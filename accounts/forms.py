@@ -10,6 +10,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import URL, DataRequired, Email, EqualTo, Length, Optional, Regexp, ValidationError
 
 from core.choices import (
+    CATALOGUE_KIND_LABELS,
     GOVERNMENT_ORDER_LABELS,
     LOCALES,
     MEXICAN_STATES,
@@ -193,13 +194,7 @@ class InstitutionForm(FlaskForm):
     )
     catalogue_kind = SelectField(
         _l("Tipo de catálogo"),
-        choices=lambda: options(
-            [
-                ("", _l("Sin importar sus datos")),
-                ("ckan", _l("CKAN (API de acciones)")),
-                ("dcat", _l("DCAT (data.json)")),
-            ]
-        ),
+        choices=lambda: options([("", _l("Sin importar sus datos")), *CATALOGUE_KIND_LABELS.items()]),
         validators=[Optional()],
         description=_l(
             "Con el tipo, Promueve trae cada día los conjuntos de datos del catálogo. En DCAT, la dirección "

@@ -738,6 +738,7 @@ def audit_log():
         object_link=audit.object_link,
         object_name=audit.object_name,
         detail_label=audit.detail_label,
+        detail_value=audit.detail_value,
         institutions=list(all_institutions),
         selected=institution_slug,
     )
@@ -762,6 +763,21 @@ audit.describe_actions(
         "sessions.end_others": _l("cerró sus sesiones en otros dispositivos"),
         "credentials.revoke": _l("revocó sus sesiones y tokens"),
     }
+)
+
+
+_MEMBER_ACTIONS = ("member.add", "member.invite", "member.join", "member.remove")
+audit.describe_values(_MEMBER_ACTIONS, "role", ROLE_LABELS)
+audit.describe_values(["member.role_change"], "from", ROLE_LABELS)
+audit.describe_values(["member.role_change"], "to", ROLE_LABELS)
+audit.describe_values(["member.remove"], "reason", {"account deleted": _l("Cuenta eliminada")})
+audit.describe_values(
+    ["credentials.revoke"],
+    "reason",
+    {
+        credentials.EndReason.password_changed: _l("Cambio de contraseña"),
+        credentials.EndReason.password_reset: _l("Restablecimiento de contraseña"),
+    },
 )
 
 

@@ -869,6 +869,7 @@ audit.describe_actions(
         "showcase.review": _l("revisó una app propuesta para la vitrina"),
     }
 )
+audit.describe_values(["challenge.publish"], "status", services.STATUS_LABELS)
 audit.link_objects("challenge", lambda object_id: url_for("challenges.detail", challenge_id=int(object_id)))
 audit.link_objects("team", lambda object_id: url_for("challenges.team", team_id=int(object_id)))
 audit.link_objects(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -111,9 +111,23 @@ DETAIL_LABELS: dict[str, Any] = {
 }
 
 
+# Coded values of details in words, per (action, key): the same code may read differently in
+# two domains ("published": an event is «Publicada», a challenge «Publicado»).
+_VALUE_LABELS: dict[tuple[str, str], dict[str, Any]] = {}
+
+
 def describe_actions(labels: Mapping[str, Any]) -> None:
     """Register how actions read in the log (`{"event.publish": _l("publicó la actividad")}`)."""
     _ACTION_LABELS.update(labels)
+
+
+def describe_values(actions: Iterable[str], key: str, labels: Mapping[Any, Any]) -> None:
+    """Register how the coded values of a detail key read in these actions' entries, with the
+    labels the domain already shows for them (`describe_values(["demand.request"], "kind",
+    KIND_LABELS)`)."""
+    words = {str(code): label for code, label in labels.items()}
+    for action in actions:
+        _VALUE_LABELS.setdefault((action, key), {}).update(words)
 
 
 def link_objects(object_type: str, build: Callable[[str], str | None]) -> None:
@@ -136,6 +150,15 @@ def detail_label(key: str) -> str:
     """A key of an entry's details in words (the key itself when unknown)."""
     label = DETAIL_LABELS.get(key)
     return str(label) if label is not None else key
+
+
+def detail_value(action: str, key: str, value: Any) -> Any:
+    """A detail's value in words when it is a described code of that key in that action's
+    entries, in the current language; any other value as it is."""
+    if not isinstance(value, str):
+        return value
+    label = _VALUE_LABELS.get((action, key), {}).get(value)
+    return str(label) if label is not None else value
 
 
 def action_label(action: str) -> str:

@@ -57,6 +57,12 @@ ROLE_LABELS = {
     InstitutionRole.staff: _l("Personal de la institución"),
 }
 
+# The kinds of catalogue an institution's datasets are mirrored from (`Institution.catalogue_kind`).
+CATALOGUE_KIND_LABELS = {
+    "ckan": _l("CKAN (API de acciones)"),
+    "dcat": _l("DCAT (data.json)"),
+}
+
 LOCALES = {"es_MX": "Español (México)", "en": "English"}
 
 # The 32 federal entities, by their official short names (proper nouns: not translated).

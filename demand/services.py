@@ -3,7 +3,10 @@
 `replace_signals` is the door for events (datasets requested at a table) and surveys
 (`dataset_demand` answers): each origin says, as a whole, which datasets it wants, and the
 signals are added, kept, moved or withdrawn to match, their items' running totals with them
-(`demand.totals`). It never commits: it joins the caller's unit of work.
+(`demand.totals`). It never commits: it joins the caller's unit of work. A unit of work that
+feeds many origins (a survey's sync) passes them together to `replace_many_signals`, which
+locks all their items at once, lowest id first: item locks are always taken in that one
+order, so two writers never wait on each other in a circle.
 """
 
 from __future__ import annotations
@@ -136,18 +139,59 @@ def locate_or_create_item(institution_id: int, wanted: WantedDataset) -> tuple[D
     return item, True
 
 
-def _lock_for_origin(item_ids: list[int], origin: tuple) -> list[int]:
-    """Lock every item whose totals an origin's new signals may move, lowest id first, before
-    any signal changes: the items it will want and those it said before. A merge that committed
-    meanwhile moved the demand on: the locks are given back (a savepoint) and taken again on the
-    items it went to, still in order, so a merged item never receives signals and two writers
-    never wait on each other in a circle."""
+@dataclass(frozen=True)
+class OriginSignals:
+    """What one origin (`source`, `ref`) now says: the datasets it wants and how its signals read."""
+
+    source: SignalSource
+    ref: str
+    wanted: tuple[WantedDataset, ...] = ()
+    weight: int = 1
+    user_id: int | None = None
+    sector: str | None = None
+    state: str | None = None
+    intended_use: str | None = None
+
+
+# Refs per query when reading what many origins said (bound parameters stay well under limits).
+_REFS_PER_QUERY = 500
+
+
+def _items_said_by(origins: list[OriginSignals]) -> set[int]:
+    """The items the origins' signals are on now."""
+    refs_by_source: dict[SignalSource, list[str]] = {}
+    for origin in origins:
+        refs_by_source.setdefault(origin.source, []).append(origin.ref)
+    found: set[int] = set()
+    for source, refs in refs_by_source.items():
+        for start in range(0, len(refs), _REFS_PER_QUERY):
+            chunk = refs[start : start + _REFS_PER_QUERY]
+            found.update(
+                db.session.execute(
+                    select(DemandSignal.item_id).where(
+                        DemandSignal.source == source, DemandSignal.ref.in_(chunk)
+                    )
+                ).scalars()
+            )
+    return found
+
+
+def _lock_for_origins(item_ids: list[list[int]], origins: list[OriginSignals]) -> list[list[int]]:
+    """Lock, in one statement and lowest id first, every item whose totals the origins' new
+    signals may move, before any signal changes: the items each will want and those each said
+    before. One global order for the whole unit of work: a caller that locked item by item,
+    origin after origin, could hold a high id while waiting for a low one another holds.
+
+    A merge that committed meanwhile moved the demand on: the locks are given back (a
+    savepoint) and taken again on the items it went to, still in order, so a merged item never
+    receives signals."""
     for _attempt in range(10):
-        said_before = set(db.session.execute(select(DemandSignal.item_id).where(*origin)).scalars())
+        said_before = _items_said_by(origins)
+        wanted = {item_id for ids in item_ids for item_id in ids}
         savepoint = db.session.begin_nested()
-        merged = totals.lock_items([*item_ids, *said_before])
-        moved = set(db.session.execute(select(DemandSignal.item_id).where(*origin)).scalars()) - said_before
-        if not merged and moved <= set(item_ids):
+        merged = totals.lock_items(wanted | said_before)
+        moved = _items_said_by(origins) - said_before
+        if not merged and moved <= wanted:
             savepoint.commit()
             return item_ids
         savepoint.rollback()
@@ -157,8 +201,73 @@ def _lock_for_origin(item_ids: list[int], origin: tuple) -> list[int]:
                     select(DemandItem.id, DemandItem.merged_into_id).where(DemandItem.id.in_(merged))
                 ).all()
             )
-            item_ids = list(dict.fromkeys(into.get(item_id) or item_id for item_id in item_ids))
-    totals.lock_items([*item_ids, *db.session.execute(select(DemandSignal.item_id).where(*origin)).scalars()])
+            item_ids = [
+                list(dict.fromkeys(into.get(item_id) or item_id for item_id in ids)) for ids in item_ids
+            ]
+    totals.lock_items({item_id for ids in item_ids for item_id in ids} | _items_said_by(origins))
+    return item_ids
+
+
+def _write_origin(
+    institution_id: int, origin: OriginSignals, item_ids: list[int], changes: totals.Changes
+) -> None:
+    """Make one origin's signals match `item_ids` (their items already locked)."""
+    said = (DemandSignal.source == origin.source, DemandSignal.ref == origin.ref)
+    stale = delete(DemandSignal).where(*said)
+    if item_ids:
+        stale = stale.where(DemandSignal.item_id.not_in(item_ids))
+    for item_id, old_source, old_weight in db.session.execute(
+        stale.returning(DemandSignal.item_id, DemandSignal.source, DemandSignal.weight)
+    ).all():
+        changes.removed(item_id, old_source, old_weight)
+    # The rows as they stand now, locked, so a changed weight moves the totals by what it was.
+    existing = {
+        signal.item_id: signal
+        for signal in db.session.execute(
+            select(DemandSignal).where(*said).with_for_update().execution_options(populate_existing=True)
+        ).scalars()
+    }
+    for item_id in item_ids:
+        signal = existing.get(item_id)
+        if signal is None:
+            signal = DemandSignal(
+                item_id=item_id, institution_id=institution_id, source=origin.source, ref=origin.ref
+            )
+            db.session.add(signal)
+            changes.added(item_id, origin.source, origin.weight)
+        elif signal.weight != origin.weight:
+            changes.reweighed(item_id, origin.source, signal.weight, origin.weight)
+        signal.weight = origin.weight
+        signal.user_id = origin.user_id
+        signal.sector = origin.sector
+        signal.state = origin.state
+        signal.intended_use = origin.intended_use
+    db.session.flush()
+
+
+def replace_many_signals(institution_id: int, origins: Iterable[OriginSignals]) -> list[list[int]]:
+    """Make the signals of each origin say exactly what it wants, in one unit of work; the item
+    ids per origin. A caller feeding many origins at once (a survey's answer sets) comes here,
+    not to `replace_signals` once per origin, so its items are locked in one global order.
+
+    Does not commit.
+    """
+    origins = list(origins)
+    # Finding or creating the items comes first: creating one takes the institution's row
+    # lock, which must never be waited for while item locks are held.
+    item_ids: list[list[int]] = []
+    for origin in origins:
+        ids: list[int] = []
+        for entry in origin.wanted:
+            item = find_or_create_item(institution_id, entry)
+            if item.id not in ids:
+                ids.append(item.id)
+        item_ids.append(ids)
+    item_ids = _lock_for_origins(item_ids, origins)
+    changes = totals.Changes()
+    for origin, ids in zip(origins, item_ids, strict=True):
+        _write_origin(institution_id, origin, ids, changes)
+    changes.apply()
     return item_ids
 
 
@@ -176,46 +285,20 @@ def replace_signals(
 ) -> list[int]:
     """Make the signals of one origin (`source`, `ref`) say exactly `wanted`; the item ids.
 
-    An empty `wanted` withdraws everything the origin said. Does not commit.
+    An empty `wanted` withdraws everything the origin said. Does not commit. Many origins in
+    one unit of work go through `replace_many_signals` instead.
     """
-    item_ids: list[int] = []
-    for entry in wanted:
-        item = find_or_create_item(institution_id, entry)
-        if item.id not in item_ids:
-            item_ids.append(item.id)
-    origin = (DemandSignal.source == source, DemandSignal.ref == ref)
-    item_ids = _lock_for_origin(item_ids, origin)
-    changes = totals.Changes()
-    stale = delete(DemandSignal).where(*origin)
-    if item_ids:
-        stale = stale.where(DemandSignal.item_id.not_in(item_ids))
-    for item_id, old_source, old_weight in db.session.execute(
-        stale.returning(DemandSignal.item_id, DemandSignal.source, DemandSignal.weight)
-    ).all():
-        changes.removed(item_id, old_source, old_weight)
-    # The rows as they stand now, locked, so a changed weight moves the totals by what it was.
-    existing = {
-        signal.item_id: signal
-        for signal in db.session.execute(
-            select(DemandSignal).where(*origin).with_for_update().execution_options(populate_existing=True)
-        ).scalars()
-    }
-    for item_id in item_ids:
-        signal = existing.get(item_id)
-        if signal is None:
-            signal = DemandSignal(item_id=item_id, institution_id=institution_id, source=source, ref=ref)
-            db.session.add(signal)
-            changes.added(item_id, source, weight)
-        elif signal.weight != weight:
-            changes.reweighed(item_id, source, signal.weight, weight)
-        signal.weight = weight
-        signal.user_id = user_id
-        signal.sector = sector
-        signal.state = state
-        signal.intended_use = intended_use
-    db.session.flush()
-    changes.apply()
-    return item_ids
+    origin = OriginSignals(
+        source=source,
+        ref=ref,
+        wanted=tuple(wanted),
+        weight=weight,
+        user_id=user_id,
+        sector=sector,
+        state=state,
+        intended_use=intended_use,
+    )
+    return replace_many_signals(institution_id, [origin])[0]
 
 
 # --- where a catalogue dataset was used (events and stories tell, through a provider) ----------------

@@ -14,6 +14,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from core import audit
+from core.choices import CATALOGUE_KIND_LABELS
 from core.exceptions import DomainError
 from core.extensions import db, limiter
 from core.models import Institution
@@ -677,6 +678,11 @@ audit.describe_actions(
         "catalogue.refresh": _l("actualizó el catálogo de datos"),
     }
 )
+audit.describe_values(["demand.request"], "kind", KIND_LABELS)
+audit.describe_values(["demand.answer"], "from", STATUS_LABELS)
+audit.describe_values(["demand.answer"], "to", STATUS_LABELS)
+audit.describe_values(["demand.answer"], "reason_code", REASON_LABELS)
+audit.describe_values(["catalogue.refresh"], "kind", CATALOGUE_KIND_LABELS)
 audit.link_objects("demanditem", lambda object_id: url_for("demand.detail", item_id=int(object_id)))
 
 

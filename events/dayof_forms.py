@@ -27,5 +27,5 @@ class MessageForm(FlaskForm):
     body = TextAreaField(
         _l("Mensaje"),
         validators=[DataRequired(REQUIRED), Length(max=MAX_BODY)],
-        description=_l("Texto simple. Cada persona lo recibe por correo y en su centro de avisos."),
+        description=_l("Texto simple. Cada persona lo recibe como lo eligió en sus preferencias de avisos."),
     )

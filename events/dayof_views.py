@@ -283,3 +283,4 @@ audit.describe_actions(
         "event.message_sent": _l("escribió a las personas de la actividad"),
     }
 )
+audit.describe_values(["event.message_sent"], "audience", services.AUDIENCE_LABELS)

@@ -1057,6 +1057,15 @@ audit.describe_actions(
         "calendar_feed.revoke": _l("revocó su enlace de calendario privado"),
     }
 )
+audit.describe_values(["event.create", "event.duplicate", "event.delete"], "kind", services.KIND_LABELS)
+audit.describe_values(["event.delete"], "status", services.STATUS_LABELS)
+audit.describe_values(["commitment.update"], "from", services.COMMITMENT_STATUS_LABELS)
+audit.describe_values(["commitment.update"], "to", services.COMMITMENT_STATUS_LABELS)
+audit.describe_values(
+    ["calendar_feed.revoke"],
+    "reason",
+    {"regenerated": _l("Reemplazado por un enlace nuevo"), "revoked": _l("Revocado sin reemplazo")},
+)
 audit.link_objects("event", lambda object_id: url_for("events.detail", event_id=int(object_id)))
 audit.link_objects("successstory", lambda object_id: url_for("events.story", story_id=int(object_id)))
 audit.name_objects(

@@ -62,6 +62,7 @@ class PreferencesSchema(ma.Schema):
     challenges = ma.fields.String(validate=ma.validate.OneOf(_CHANNELS))
     answers = ma.fields.String(validate=ma.validate.OneOf(_CHANNELS))
     institution = ma.fields.String(validate=ma.validate.OneOf(_CHANNELS))
+    event_messages = ma.fields.String(validate=ma.validate.OneOf(_CHANNELS))
 
 
 class OutboxQuerySchema(ma.Schema):

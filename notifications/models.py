@@ -31,6 +31,9 @@ class Category(enum.StrEnum):
     challenges = "challenges"
     answers = "answers"
     institution = "institution"
+    # What an event's organisers write to the people registered (free text). A new time or
+    # place and a cancellation are transactional instead: they arrive whatever is chosen here.
+    event_messages = "event_messages"
 
 
 class Channel(enum.StrEnum):

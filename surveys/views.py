@@ -718,5 +718,6 @@ audit.describe_actions(
         "survey.idea_rejected": _l("rechazó una idea propuesta"),
     }
 )
+audit.describe_values(["survey.created"], "privacy", services.PRIVACY_LABELS)
 audit.link_objects("survey", lambda object_id: url_for("surveys.answer", survey_id=int(object_id)))
 audit.name_objects({"survey": _l("encuesta"), "surveychoice": _l("idea")})

@@ -1,5 +1,10 @@
 """Messages the organisers write to everyone confirmed (or waitlisted) at an event, through
-the outbox: one row per person, deduplicated, audited."""
+the outbox: one row per person, deduplicated, audited.
+
+They are the category `event_messages`: each person's preference decides (email now, a
+digest, the notification centre only, or nothing), and the email's unsubscribe link turns off
+only these. What must always arrive -- a new time, a cancellation -- is sent by editing or
+cancelling the event, as transactional mail (`events.services.editing`)."""
 
 from __future__ import annotations
 
@@ -20,10 +25,13 @@ from core.validation import clean_text, invalid
 from events.dayof_models import EventMessage, MessageAudience
 from events.models import Event, EventStatus, Registration
 from events.services.messages import email_context, event_url
+from notifications.models import Category
 from notifications.services import notify
 
 MAX_SUBJECT = 200
 MAX_BODY = 5000
+# The notification centre and digest lines keep up to this much of the organiser's words.
+MAX_EXCERPT = 1000
 
 AUDIENCE_LABELS = {
     MessageAudience.confirmed: _l("Personas confirmadas"),
@@ -64,13 +72,18 @@ def _clean_message(audience: Any, subject: Any, body: Any) -> tuple[str, str, st
     return audience, cleaned_subject, cleaned_body.replace("\r\n", "\n")
 
 
+def _excerpt(body: str) -> str:
+    return body if len(body) <= MAX_EXCERPT else body[: MAX_EXCERPT - 1].rstrip() + "…"
+
+
 def message_digest(event: Event, audience: str, subject: str, body: str) -> str:
     """What makes two submissions the same message."""
     return hashlib.sha256(f"{event.id}\n{audience}\n{subject}\n{body}".encode()).hexdigest()
 
 
 def send_message(actor: User, event: Event, audience: Any, subject: Any, body: Any) -> EventMessage:
-    """Write one outbox row per confirmed (or waitlisted) person, in one transaction, audited.
+    """Tell every confirmed (or waitlisted) person, each as their `event_messages` preference
+    says, in one transaction, audited.
 
     The same message twice (a double submit, a retried call) is refused by the unique
     digest; each row's dedupe key also carries it, so nobody gets it twice."""
@@ -103,6 +116,7 @@ def send_message(actor: User, event: Event, audience: Any, subject: Any, body: A
         ) from None
     message.event = event
     link = event_url(event)
+    excerpt = _excerpt(body)
     for registration in recipients:
         registration.event = event
         notify(
@@ -112,8 +126,10 @@ def send_message(actor: User, event: Event, audience: Any, subject: Any, body: A
             subject=_l("«%(title)s»: %(subject)s", title=event.title, subject=subject),
             template="events/email/organiser_message",
             dedupe_key=f"event-message:{event.id}:{digest[:40]}:{registration.id}",
-            in_app=True,
+            category=Category.event_messages,
             link=link,
+            # The centre and a digest line carry the words too: for some it is the only copy.
+            summary=excerpt,
             context={
                 **email_context(event, registration),
                 "message_subject": subject,

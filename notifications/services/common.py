@@ -29,6 +29,7 @@ CATEGORY_LABELS = {
     Category.challenges: _l("Retos públicos"),
     Category.answers: _l("Respuestas a mis solicitudes de datos"),
     Category.institution: _l("El trabajo de mi institución"),
+    Category.event_messages: _l("Mensajes de quienes organizan las actividades en que te registraste"),
 }
 CHANNEL_LABELS = {
     Channel.email: _l("Correo de inmediato"),

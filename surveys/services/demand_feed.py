@@ -1,5 +1,7 @@
 """Feeding demand: every `dataset_demand` answer becomes a `survey` signal through
-`demand.services.replace_signals` (the only door).
+`demand.services` (the only door): a whole sync or close passes all its origins to
+`replace_many_signals` in one call, so the items are locked lowest id first across the survey
+and two syncs over the same items never deadlock.
 
 Identified and pseudonymous surveys: one origin per respondent,
 ``survey:<id>:<respondent key>``, with sector, state and intended use (and the person only
@@ -18,7 +20,13 @@ from sqlalchemy import select
 
 from core.extensions import db
 from demand.models import SignalSource
-from demand.services import WantedDataset, normalized_title, replace_signals
+from demand.services import (
+    OriginSignals,
+    WantedDataset,
+    normalized_title,
+    replace_many_signals,
+    replace_signals,
+)
 from surveys.models import Privacy, QuestionKind, Survey, SurveyResponse
 from surveys.services.common import get_survey
 
@@ -60,25 +68,25 @@ def sync_survey_demand(survey_id: int) -> int:
     if survey.privacy == Privacy.anonymous and key is None:
         db.session.commit()
         return 0  # aggregated at the close; nothing personal left to sync
-    written = 0
     responses = db.session.execute(
         select(SurveyResponse).where(SurveyResponse.survey_id == survey.id).order_by(SurveyResponse.id)
     ).scalars()
-    for response in responses:
-        anonymous = survey.privacy == Privacy.anonymous
-        replace_signals(
-            survey.institution_id,
-            SignalSource.survey,
-            respondent_ref(survey, response.respondent_key),
-            _wanted(survey, response.answers or {}),
+    anonymous = survey.privacy == Privacy.anonymous
+    origins = [
+        OriginSignals(
+            source=SignalSource.survey,
+            ref=respondent_ref(survey, response.respondent_key),
+            wanted=tuple(_wanted(survey, response.answers or {})),
             user_id=response.user_id if survey.privacy == Privacy.identified else None,
             sector=None if anonymous else response.sector,
             state=None if anonymous else response.state,
             intended_use=response.intended_use,
         )
-        written += 1
+        for response in responses
+    ]
+    replace_many_signals(survey.institution_id, origins)
     db.session.commit()
-    return written
+    return len(origins)
 
 
 def withdraw_respondent_demand(survey: Survey, key: str) -> None:
@@ -99,12 +107,14 @@ def aggregate_anonymous_demand(survey: Survey) -> None:
         return
     counts: Counter[tuple[str, str]] = Counter()
     examples: dict[str, WantedDataset] = {}
+    origins: list[OriginSignals] = []
     responses = db.session.execute(
         select(SurveyResponse).where(SurveyResponse.survey_id == survey.id)
     ).scalars()
     for response in responses:
-        replace_signals(
-            survey.institution_id, SignalSource.survey, respondent_ref(survey, response.respondent_key), []
+        # Withdrawn in the same call as the counts come in: one lock order for every item.
+        origins.append(
+            OriginSignals(source=SignalSource.survey, ref=respondent_ref(survey, response.respondent_key))
         )
         seen = set()
         for wanted in _wanted(survey, response.answers or {}):
@@ -114,12 +124,14 @@ def aggregate_anonymous_demand(survey: Survey) -> None:
             seen.add(key)
             examples.setdefault(key, wanted)
             counts[(key, response.intended_use or "other")] += 1
-    for (key, use), weight in sorted(counts.items()):
-        replace_signals(
-            survey.institution_id,
-            SignalSource.survey,
-            f"survey:{survey.id}:total:{key}:{use}",
-            [examples[key]],
+    origins += [
+        OriginSignals(
+            source=SignalSource.survey,
+            ref=f"survey:{survey.id}:total:{key}:{use}",
+            wanted=(examples[key],),
             weight=weight,
             intended_use=use,
         )
+        for (key, use), weight in sorted(counts.items())
+    ]
+    replace_many_signals(survey.institution_id, origins)

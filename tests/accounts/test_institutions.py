@@ -327,3 +327,88 @@ def test_every_audited_action_reads_in_words_in_both_languages(app):
     assert not undescribed, f"actions without words: {undescribed}"
     untranslated = sorted(code for code in codes if english[code] == spanish[code])
     assert not untranslated, f"actions without English words: {untranslated}"
+
+
+def test_audit_log_shows_coded_detail_values_in_words_and_unknown_ones_as_they_are(app, client):
+    from core import audit
+    from demand import items
+
+    with app.app_context():
+        make_user("admin@example.org", admin=True)
+        inegi = make_institution("inegi")
+        make_liaison(inegi, "staff@example.org", role="staff")  # member.add, role staff
+        items.file_request(
+            make_user("ana@example.org"), inegi, kind="publish", title="Presas", intended_use="research"
+        )
+        audit.record("member.add", inegi, details={"role": "visitor"})  # a code without words
+        db.session.commit()
+    login(client, "admin@example.org")
+    page = client.get("/admin/audit").get_data(as_text=True)
+    assert "<dt>Tipo</dt><dd>Publicar datos</dd>" in page  # demand.request kind publish
+    assert "<dt>Rol</dt><dd>Personal de la institución</dd>" in page
+    assert "<dd>publish</dd>" not in page and "<dd>staff</dd>" not in page
+    assert "<dt>Rol</dt><dd>visitor</dd>" in page
+    client.post("/language", data={"locale": "en"})
+    english = client.get("/admin/audit").get_data(as_text=True)
+    assert "<dd>Publish data</dd>" in english and "<dd>Institution staff</dd>" in english
+    assert "<dd>visitor</dd>" in english
+
+
+def _coded_details() -> list[tuple[str, str, list[str]]]:
+    """Every (action, detail key) whose value is a code, with every code it can take."""
+    from accounts.credentials import EndReason
+    from accounts.services import CATALOGUE_KINDS
+    from challenges.models import ChallengeStatus
+    from core.models import InstitutionRole
+    from demand.models import DemandKind, DemandStatus, ReasonCode
+    from events.dayof_models import MessageAudience
+    from events.models import CommitmentStatus, EventKind, EventStatus
+    from surveys.models import Privacy
+
+    roles = list(InstitutionRole)
+    members = ("member.add", "member.invite", "member.join", "member.remove")
+    new_events = ("event.create", "event.duplicate", "event.delete")
+    coded = [
+        *((action, "role", roles) for action in members),
+        ("member.role_change", "from", roles),
+        ("member.role_change", "to", roles),
+        ("member.remove", "reason", ["account deleted"]),
+        ("credentials.revoke", "reason", [EndReason.password_changed, EndReason.password_reset]),
+        ("catalogue.refresh", "kind", list(CATALOGUE_KINDS)),
+        ("demand.request", "kind", list(DemandKind)),
+        ("demand.answer", "from", list(DemandStatus)),
+        ("demand.answer", "to", list(DemandStatus)),
+        ("demand.answer", "reason_code", list(ReasonCode)),
+        *((action, "kind", list(EventKind)) for action in new_events),
+        ("event.delete", "status", list(EventStatus)),
+        ("commitment.update", "from", list(CommitmentStatus)),
+        ("commitment.update", "to", list(CommitmentStatus)),
+        ("event.message_sent", "audience", list(MessageAudience.all)),
+        ("calendar_feed.revoke", "reason", ["regenerated", "revoked"]),
+        ("challenge.publish", "status", list(ChallengeStatus)),
+        ("survey.created", "privacy", list(Privacy)),
+    ]
+    return [(action, key, [str(code) for code in codes]) for action, key, codes in coded]
+
+
+def test_every_coded_detail_value_reads_in_words_in_both_languages(app):
+    """Walks the enums behind coded details: a new value without words fails here."""
+    from flask_babel import force_locale
+
+    from core import audit
+
+    missing = []
+    with app.test_request_context():
+        for action, key, codes in _coded_details():
+            for code in codes:
+                with force_locale("es_MX"):
+                    spanish = audit.detail_value(action, key, code)
+                with force_locale("en"):
+                    english = audit.detail_value(action, key, code)
+                if spanish == code or english == code:
+                    missing.append((action, key, code, spanish, english))
+        # A value stays as it is where the action gives that key no codes, or it is not one.
+        assert audit.detail_value("outbox.retry", "kind", "publish") == "publish"
+        assert audit.detail_value("demand.request", "kind", "telepathy") == "telepathy"
+        assert audit.detail_value("demand.answer", "from", 3) == 3
+    assert not missing, f"coded detail values without words: {missing}"

@@ -120,7 +120,12 @@ def test_admin_reads_and_filters_the_audit_log_and_searches_the_outbox(app, page
             strict=True,
         )
     )
-    assert details == {"Antes": "staff", "Membresía": "52", "Después": "liaison"}
+    # Coded values in the words the institution pages use for roles.
+    assert details == {
+        "Antes": "Personal de la institución",
+        "Membresía": "52",
+        "Después": "Enlace de Datos Abiertos",
+    }
     assert "{" not in first.locator("dl.audit-details").inner_text()
 
     # Older entries are on the next page, and their objects are links.

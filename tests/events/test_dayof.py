@@ -23,7 +23,8 @@ from events import services
 from events.dayof_models import AttendanceCertificate, EventMessage
 from events.models import Registration, RegistrationStatus
 from events.services import certificates
-from notifications.models import Notification
+from notifications import services as notification_services
+from notifications.models import DigestItem, InAppNotification, Notification
 from tests.factories import login, make_event, make_institution, make_liaison, make_user
 
 API = "/api/v1"
@@ -188,6 +189,64 @@ def test_message_reaches_each_confirmed_person_once_in_their_language(app, ctx, 
     with pytest.raises(DomainError) as bad_subject:
         services.send_message(liaison, event, "waitlisted", "Dos\nlíneas", "Texto")
     assert bad_subject.value.field == "subject"
+
+
+def test_organiser_messages_follow_each_persons_choice_but_time_changes_and_cancellations_always_arrive(
+    app, ctx
+):
+    """A free-text message from the organiser is its own category (turning off event reminders
+    does not silence it, and its unsubscribe link turns off only it); a new date and a
+    cancellation are transactional and reach everyone by email whatever they chose."""
+    inegi = make_institution("inegi")
+    liaison = make_liaison(inegi)
+    event = make_event(inegi, title="Mesa de agua")
+    people = {name: make_user(name=name) for name in ("Ana", "Ben", "Carla", "Dani", "Eva")}
+    choices = {
+        "Ben": {"event_messages": "in_app"},  # email off, still in the bell
+        "Carla": {"event_messages": "off"},
+        "Dani": {"events": "off"},  # reminders off; the organiser's messages still by email
+        "Eva": {"event_messages": "daily"},
+    }
+    for name, choice in choices.items():
+        notification_services.set_preferences(people[name], choice)
+    for person in people.values():
+        services.register(person, event)
+    body = "Entren por la puerta de la calle Sur.\n\nGracias."
+    message = services.send_message(liaison, event, "confirmed", "Acceso al edificio", body)
+    assert message.recipients == 5  # everyone registered is addressed; each choice decides how
+
+    def emailed(kind: str) -> dict[str, Notification]:
+        rows = db.session.execute(select(Notification).where(Notification.kind == kind)).scalars()
+        return {row.to_name: row for row in rows}
+
+    messages = emailed("events.organiser_message")
+    assert sorted(messages) == ["Ana", "Dani"]
+    assert {row.category for row in messages.values()} == {"event_messages"}
+    _user, unsubscribes = notification_services.read_unsubscribe_token(
+        messages["Ana"].unsubscribe_url.rsplit("/", 1)[1]
+    )
+    assert unsubscribes == ["event_messages"]
+    in_app = {
+        entry.user_id: entry
+        for entry in db.session.execute(
+            select(InAppNotification).where(InAppNotification.kind == "events.organiser_message")
+        ).scalars()
+    }
+    # In the bell for all but the person who turned them off, as other categories behave;
+    # the entry carries the organiser's words (for Ben it is the only copy).
+    assert set(in_app) == {people[name].id for name in ("Ana", "Ben", "Dani", "Eva")}
+    assert "puerta de la calle Sur" in in_app[people["Ben"].id].body
+    digest_lines = db.session.execute(select(DigestItem.user_id, DigestItem.category)).all()
+    assert digest_lines == [(people["Eva"].id, "event_messages")]
+
+    # A new time and a cancellation are not the organiser's chatter: they reach everyone.
+    later = event.starts_at + timedelta(days=1)
+    services.update_event(liaison, event, {"starts_at": later, "ends_at": later + timedelta(hours=3)})
+    services.cancel_event(liaison, event, "Sin sede disponible")
+    for kind in ("events.event_rescheduled", "events.event_cancelled"):
+        rows = emailed(kind)
+        assert sorted(rows) == sorted(people), kind
+        assert {row.category for row in rows.values()} == {None}, kind
 
 
 def test_message_page_previews_then_sends_and_a_double_submit_sends_once(app, client):

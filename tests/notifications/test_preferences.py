@@ -38,7 +38,7 @@ def count(model) -> int:
 
 def test_every_category_starts_at_email_immediately(app, ctx):
     prefs = services.preferences_of(make_user())
-    assert set(prefs) == {"events", "surveys", "challenges", "answers", "institution"}
+    assert set(prefs) == {"events", "surveys", "challenges", "answers", "institution", "event_messages"}
     assert set(prefs.values()) == {"email"}
 
 
@@ -112,12 +112,19 @@ def test_preferences_page_saves_and_is_linked_from_the_profile(app, client):
     assert "/notifications/preferences" in profile
     page = client.get("/notifications/preferences").get_data(as_text=True)
     assert 'name="answers"' in page and "Resumen diario por correo" in page
+    assert 'name="event_messages"' in page
+    assert "Mensajes de quienes organizan las actividades en que te registraste" in page
+    client.post("/language", data={"locale": "en"})
+    english = client.get("/notifications/preferences").get_data(as_text=True)
+    assert "Messages from the organisers of activities you registered for" in english
+    client.post("/language", data={"locale": "es_MX"})
     data = {
         "events": "daily",
         "surveys": "weekly",
         "challenges": "in_app",
         "answers": "off",
         "institution": "email",
+        "event_messages": "in_app",
     }
     assert client.post("/notifications/preferences", data=data).status_code == 302
     with app.app_context():
@@ -135,6 +142,10 @@ def test_preferences_api(app, client):
     assert client.get("/api/v1/notification-preferences", headers=headers).get_json()["events"] == "email"
     changed = client.put("/api/v1/notification-preferences", json={"events": "weekly"}, headers=headers)
     assert changed.status_code == 200 and changed.get_json()["events"] == "weekly"
+    organisers = client.put(
+        "/api/v1/notification-preferences", json={"event_messages": "in_app"}, headers=headers
+    )
+    assert organisers.status_code == 200 and organisers.get_json()["event_messages"] == "in_app"
     bad = client.put("/api/v1/notification-preferences", json={"events": "fax"}, headers=headers)
     assert bad.status_code == 422 and "events" in bad.get_json()["error"]["fields"]
     assert client.get("/api/v1/notification-preferences").status_code == 401
