@@ -89,14 +89,21 @@ def enqueue(notification_ids: list[int], *, batch: bool = True) -> None:
             log.warning("could not enqueue notifications %s; the sweeper will", chunk)
 
 
-# How `enqueue` reaches the broker: two tries, 0.2 s apart, then the rows are left to the
-# sweeper. Kombu's own way when a publish needs a connection tries again 2 s, then 4 s
-# later, until broker_connection_timeout (3 s) has passed: a request writing mail with the
-# broker down hung 6 s per publish (12 s with the second try below), and the demo seed of
-# a first `make run` (before its Redis ran) for minutes. Only these calls use it:
+# How `enqueue` reaches the broker: two tries, 0.2 s apart (just one if it took a second,
+# as a connect timeout does), then the rows are left to the sweeper. Kombu's own way when
+# a publish needs a connection tries again 2 s, then 4 s later, until
+# broker_connection_timeout (3 s) has passed: a request writing mail with the broker down
+# hung 6 s per publish (12 s with the second try below), and the demo seed of a first
+# `make run` (before its Redis ran) for minutes. Only these calls use it:
 # broker_transport_options, and with them the worker's patient reconnection, stay as
 # they are.
-PUBLISH_CONNECT_POLICY = {"max_retries": 1, "interval_start": 0.2, "interval_step": 0.2, "interval_max": 0.2}
+PUBLISH_CONNECT_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0.2,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+    "timeout": 1,
+}
 
 
 def _publish(celery, task: str, args: list) -> None:
