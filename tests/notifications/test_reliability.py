@@ -79,9 +79,12 @@ class RedisBroker:
         self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for(lambda: _pings(self.url), timeout=10, interval=0.05)
 
-    def restart(self, number: int) -> None:
+    def stop(self) -> None:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
+
+    def restart(self, number: int) -> None:
+        self.stop()
         time.sleep(0.5)
         self.start()
 
@@ -120,8 +123,11 @@ class AmqpBroker:
         self.purge()  # whatever an earlier run left in the vhost
         self.proxy.start()
 
-    def restart(self, number: int) -> None:
+    def stop(self) -> None:
         self.proxy.stop()
+
+    def restart(self, number: int) -> None:
+        self.stop()
         if number % 2:
             self.purge()
         time.sleep(0.5)
@@ -159,21 +165,31 @@ def broker(request, app):
     """The broker of this run; the app in this process publishes to it too."""
     server = RedisBroker() if request.param == "redis" else AmqpBroker(_amqp_url())
     server.start()
-    saved_celery = app.extensions["celery"]
-    celery = Celery("promueve-test", set_as_current=False)
-    options = broker_transport_options(server.url, dict(os.environ))
-    celery.config_from_object(
-        {**app.config["CELERY"], "broker_url": server.url, "broker_transport_options": options}
-    )
-    app.extensions["celery"] = celery
     app.config.update(server.config)
     app.extensions.pop("promueve_redis", None)
     try:
-        yield server
+        with publishing_to(app, server.url):
+            yield server
+    finally:
+        server.close()
+
+
+@contextmanager
+def publishing_to(app, url: str):
+    """The app in this process publishes its tasks to the broker at `url`, with the
+    transport options a deployment on that broker has."""
+    saved_celery = app.extensions["celery"]
+    celery = Celery("promueve-test", set_as_current=False)
+    options = broker_transport_options(url, dict(os.environ))
+    celery.config_from_object(
+        {**app.config["CELERY"], "broker_url": url, "broker_transport_options": options}
+    )
+    app.extensions["celery"] = celery
+    try:
+        yield celery
     finally:
         app.extensions["celery"] = saved_celery
         celery.close()
-        server.close()
 
 
 @contextmanager
@@ -366,6 +382,64 @@ def test_message_written_right_after_a_broker_restart_goes_without_the_sweeper(a
             queue_messages(1, start=1)
             sweep_until(all_sent(2), process, timeout=30, sweep=False)
         assert len(message_ids(smtp)) == 2
+
+
+# A request that writes mail while the broker is down must not wait for it: kombu's way
+# of getting a connection (a try, another 2 s later, another 4 s after that, since the
+# 3 s of broker_connection_timeout had not passed) held it 6 s, twice over with the
+# retry on a fresh connection.
+PUBLISH_GIVES_UP_WITHIN = 2  # seconds; about 0.3 s when it is not loaded
+
+
+def slowest_write(count: int, start: int) -> float:
+    """Seconds the slowest of `count` messages took to write, one commit (and so one
+    publish) each."""
+    slowest = 0.0
+    for i in range(start, start + count):
+        started = time.monotonic()
+        queue_messages(1, start=i)
+        slowest = max(slowest, time.monotonic() - started)
+    return slowest
+
+
+def drain_mail_queue(url: str) -> list[int]:
+    """The outbox ids of the send tasks waiting in the broker's mail queue, taken out."""
+    ids: list[int] = []
+    with Connection(url, connect_timeout=5) as connection:
+        queue = Queue("mail", Exchange("mail"), "mail")(connection.default_channel)
+        while (message := queue.get(no_ack=True)) is not None:
+            args = message.decode()[0]
+            ids.extend(args[0] if isinstance(args[0], list) else args)
+    return sorted(ids)
+
+
+@pytest.mark.parametrize("scheme", ["redis", "amqp"])
+def test_mail_written_with_nobody_at_the_brokers_port_is_left_to_the_sweeper_at_once(app, ctx, scheme):
+    """As the demo seed of a first `make run` was, before the embedded Redis ran: every
+    publish gives up in well under a second, the rows stay queued."""
+    port = free_port()  # nobody listens there
+    url = f"redis://127.0.0.1:{port}/0" if scheme == "redis" else f"amqp://guest:guest@127.0.0.1:{port}//"
+    with publishing_to(app, url):
+        slowest = slowest_write(2, start=0)
+    assert slowest < PUBLISH_GIVES_UP_WITHIN, f"a publish with the broker down took {slowest:.1f} s"
+    assert count_where(Notification.status == "queued") == 2
+
+
+def test_mail_written_after_the_broker_went_away_is_left_to_the_sweeper_at_once(app, ctx, broker):
+    """The broker goes while the app holds an open connection to it in its pool: a request
+    that writes mail gives up publishing at once, and the row waits queued until the
+    sweeper publishes it on the broker's return."""
+    queue_messages(1)  # published: the app's connection to the broker is open, in its pool
+    assert drain_mail_queue(broker.url) == [1]
+    broker.stop()
+    # The first publish finds the pooled connection dead, the second none left.
+    slowest = slowest_write(2, start=1)
+    assert slowest < PUBLISH_GIVES_UP_WITHIN, f"a publish with the broker down took {slowest:.1f} s"
+    assert count_where(Notification.status == "queued") == 3
+    broker.start()
+    app.config["OUTBOX_STUCK_AFTER_SECONDS"] = 0  # the sweeper's pass, without its wait
+    assert services.sweep_outbox() == 3
+    assert drain_mail_queue(broker.url) == [1, 2, 3]
 
 
 def connections(log: Path) -> int:
