@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
-# `make test` runs the suite in this many processes (pytest-xdist), each with its own database.
+# `make test` runs the suite in this many processes (pytest-xdist), each with its own database;
+# each test file runs whole in one of them (the reliability tests share the RabbitMQ vhost).
 TEST_WORKERS ?= 2
 
 .PHONY: run test bench lint format setup setup-dev translations extract-messages clean
@@ -34,7 +35,7 @@ run: setup
 
 ## The whole test suite (SQLite + embedded Redis unless TEST_DATABASE_URL / TEST_REDIS_URL).
 test: setup-dev
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 ## Benchmarks (bench/bench_*.py); results in bench/results/, summary in bench/README.md.
 bench: setup-dev

@@ -47,8 +47,11 @@ from tests.notifications.smtp_sink import SmtpServer
 from tests.processes import BIN, ROOT, _env, _stop, wait_for
 from tests.tcp_proxy import TcpProxy
 
-# One xdist worker runs them all: the RabbitMQ vhost of TEST_AMQP_URL is shared (and purged).
-pytestmark = [pytest.mark.worker, pytest.mark.xdist_group("brokers")]
+# One xdist worker runs them all (`make test` distributes whole files, --dist loadfile): the
+# RabbitMQ vhost of TEST_AMQP_URL is shared (and purged). Not xdist_group: under pytest 9,
+# pytest-xdist 3.8's loadgroup no longer sees the group (it rewrites `item._nodeid`, which
+# pytest 9 ignores) and spread these tests over both processes.
+pytestmark = [pytest.mark.worker]
 
 STUCK_AFTER = 3  # seconds before the sweeper calls a row stuck (production: 300)
 RESTARTS = 5  # broker restarts per run
