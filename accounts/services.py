@@ -23,6 +23,7 @@ from sqlalchemy.orm import contains_eager, selectinload
 from accounts import credentials
 from accounts.models import Invitation
 from core import audit
+from core.celery_app import publish
 from core.choices import InstitutionRole, Sector
 from core.exceptions import DomainError
 from core.extensions import db
@@ -234,9 +235,8 @@ def _queue_lookup(task: str, email: str) -> None:
     """Hand work about an address to the worker, which looks the address up after the page
     has answered: the request takes the same time whether or not the account exists."""
     email = check_email(email)
-    celery = current_app.extensions["celery"]
     try:
-        celery.send_task(task, args=[email], retry=False)
+        publish(task, [email])
     except Exception:  # noqa: BLE001 - broker down: the answer must not differ; they can ask again
         log.warning("could not queue %s", task)
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from celery import Celery, Task
-from flask import Flask
+from flask import Flask, current_app
+
+log = logging.getLogger(__name__)
 
 
 def survive_closed_redis_transport() -> None:
@@ -105,6 +108,44 @@ def reuse_redis_client_per_pool() -> None:
 
     _create_client.reuses_client = True
     channel._create_client = _create_client
+
+
+# How a web request (or anything that must not wait) reaches the broker: two tries, 0.2 s
+# apart (just one if it took a second, as a connect timeout does), then the caller's own
+# fallback runs (the outbox sweeper, a status saying it is not queued, …). Kombu's own way
+# when a publish needs a connection tries again 2 s, then 4 s later, until
+# broker_connection_timeout (3 s) has passed: a request writing mail with the broker down
+# hung 6 s per publish (12 s with the second try below), and the demo seed of a first
+# `make run` (before its Redis ran) for minutes. Only `publish` uses it:
+# broker_transport_options, and with them the worker's patient reconnection, stay as they are.
+PUBLISH_CONNECT_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0.2,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+    "timeout": 1,
+}
+
+
+def publish(task: str, args: list, **options) -> None:
+    """Publish one task by name on a pooled connection, or on a fresh one if the pooled one
+    turns out dead (a broker restart); raises at once when the broker cannot be reached."""
+    celery = current_app.extensions["celery"]
+    with celery.producer_or_acquire() as producer:
+        # Connects the pooled connection if it is not (the broker cannot be reached: no
+        # second try); one it holds is taken as it is.
+        producer.connection.ensure_connection(**PUBLISH_CONNECT_POLICY)
+        try:
+            celery.send_task(task, args=args, retry=False, producer=producer, **options)
+            return
+        except Exception as exc:  # noqa: BLE001 - the pooled connection may be one a restart dropped
+            # After a broker restart, the first publish on the connection the pool kept
+            # fails; one more try on a fresh connection sends it now rather than at the
+            # caller's fallback.
+            log.info("publishing %s %s failed (%s); trying once on a new connection", task, args, exc)
+    with celery.connection_for_write() as connection:
+        connection.ensure_connection(**PUBLISH_CONNECT_POLICY)
+        celery.send_task(task, args=args, retry=False, connection=connection, **options)
 
 
 def celery_init_app(app: Flask) -> Celery:

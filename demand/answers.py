@@ -20,6 +20,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
 from core import audit
+from core.celery_app import publish
 from core.exceptions import DomainError
 from core.extensions import db
 from core.models import Institution, User
@@ -223,11 +224,10 @@ def answer(
 
 def enqueue_url_check(item_id: int) -> None:
     """Ask the worker to check a published dataset's address (after commit)."""
-    celery = current_app.extensions.get("celery")
-    if celery is None:
+    if current_app.extensions.get("celery") is None:
         return
     try:
-        celery.send_task(CHECK_TASK, args=[item_id], retry=False)
+        publish(CHECK_TASK, [item_id])
     except Exception:  # noqa: BLE001 - broker down: the hourly sweep checks pending ones
         current_app.logger.warning("could not enqueue the URL check of item %s", item_id)
 

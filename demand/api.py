@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from core.api import ApiBlueprint, api_abort, api_user, auth_required
 from core.api_messages import generic_message
+from core.celery_app import publish
 from core.exceptions import DomainError
 from core.extensions import db, limiter
 from core.models import Institution
@@ -642,9 +643,8 @@ class DemandReportView(MethodView):
                 "Solo los enlaces y el personal de la institución pueden actualizar su informe de demanda."
             )
             api_abort(403, refused)
-        celery = current_app.extensions.get("celery")
         try:
-            celery.send_task("demand.compute_report", args=[institution.id], retry=False)
+            publish("demand.compute_report", [institution.id])
         except Exception:  # noqa: BLE001 - no broker: compute here rather than fail
             reports.compute_report(institution.id)
         return {"status": "queued"}

@@ -36,6 +36,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
 from core import audit
+from core.celery_app import publish
 from core.choices import InstitutionRole
 from core.exceptions import DomainError
 from core.extensions import db
@@ -527,9 +528,8 @@ def _stale(status: CatalogueStatus, now: datetime) -> bool:
 
 
 def _enqueue(institution_id: int) -> bool:
-    celery = current_app.extensions.get("celery")
     try:
-        celery.send_task(REFRESH_TASK, args=[institution_id], retry=False)
+        publish(REFRESH_TASK, [institution_id])
     except Exception:  # noqa: BLE001 - broker down: said on the status instead
         log.warning("could not enqueue the catalogue refresh of institution %s", institution_id)
         return False

@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from core.celery_app import publish
 from core.extensions import db
 from core.redis_client import get_redis
 from core.timeutil import utcnow
@@ -84,46 +85,9 @@ def enqueue(notification_ids: list[int], *, batch: bool = True) -> None:
     for chunk in _chunks(list(notification_ids), size):
         task, args = (SEND_TASK, [chunk[0]]) if len(chunk) == 1 else (SEND_BATCH_TASK, [chunk])
         try:
-            _publish(celery, task, args)
+            publish(task, args)
         except Exception:  # noqa: BLE001 - broker down: the sweeper re-queues them later
             log.warning("could not enqueue notifications %s; the sweeper will", chunk)
-
-
-# How `enqueue` reaches the broker: two tries, 0.2 s apart (just one if it took a second,
-# as a connect timeout does), then the rows are left to the sweeper. Kombu's own way when
-# a publish needs a connection tries again 2 s, then 4 s later, until
-# broker_connection_timeout (3 s) has passed: a request writing mail with the broker down
-# hung 6 s per publish (12 s with the second try below), and the demo seed of a first
-# `make run` (before its Redis ran) for minutes. Only these calls use it:
-# broker_transport_options, and with them the worker's patient reconnection, stay as
-# they are.
-PUBLISH_CONNECT_POLICY = {
-    "max_retries": 1,
-    "interval_start": 0.2,
-    "interval_step": 0.2,
-    "interval_max": 0.2,
-    "timeout": 1,
-}
-
-
-def _publish(celery, task: str, args: list) -> None:
-    """Publish one task on a pooled connection, or on a fresh one if the pooled one turns
-    out dead; raises when the broker cannot be reached."""
-    with celery.producer_or_acquire() as producer:
-        # Connects the pooled connection if it is not (the broker cannot be reached: no
-        # second try); one it holds is taken as it is.
-        producer.connection.ensure_connection(**PUBLISH_CONNECT_POLICY)
-        try:
-            celery.send_task(task, args=args, retry=False, producer=producer)
-            return
-        except Exception as exc:  # noqa: BLE001 - the pooled connection may be one a restart dropped
-            # After a broker restart, the first publish on the connection the pool kept
-            # fails; one more try on a fresh connection sends it now rather than at the
-            # sweeper's next pass (up to OUTBOX_STUCK_AFTER_SECONDS later).
-            log.info("publishing notifications %s failed (%s); trying once on a new connection", args[0], exc)
-    with celery.connection_for_write() as connection:
-        connection.ensure_connection(**PUBLISH_CONNECT_POLICY)
-        celery.send_task(task, args=args, retry=False, connection=connection)
 
 
 CACHE_KEYS = [_PENDING_KEY]

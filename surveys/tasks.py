@@ -7,6 +7,7 @@ import logging
 from celery import shared_task
 from flask import current_app
 
+from core.celery_app import publish
 from core.redis_client import get_redis
 
 log = logging.getLogger(__name__)
@@ -24,9 +25,8 @@ def request_demand_sync(survey_id: int) -> None:
         client.sadd(DIRTY_KEY, survey_id)
         if not client.set(f"{DIRTY_KEY}:{survey_id}", 1, nx=True, ex=DEBOUNCE_SECONDS):
             return
-        celery = current_app.extensions.get("celery")
-        if celery is not None:
-            celery.send_task(SYNC_TASK, args=[survey_id], countdown=DEBOUNCE_SECONDS, retry=False)
+        if current_app.extensions.get("celery") is not None:
+            publish(SYNC_TASK, [survey_id], countdown=DEBOUNCE_SECONDS)
     except Exception:  # noqa: BLE001 - Redis or broker down: the beat sweep catches up
         log.warning("could not request a demand sync for survey %s", survey_id)
 

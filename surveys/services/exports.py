@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from core.celery_app import publish
 from core.exceptions import DomainError
 from core.extensions import db
 from core.models import User
@@ -176,8 +177,7 @@ def request_export(actor: User | None, survey: Survey, fmt: str) -> ExportFile |
     db.session.add(export)
     db.session.commit()
     try:
-        celery = current_app.extensions.get("celery")
-        celery.send_task("surveys.build_export", args=[export.id], retry=False)
+        publish("surveys.build_export", [export.id])
     except Exception:  # noqa: BLE001 - the row stays pending; the page offers a retry
         log.warning("could not enqueue export %s", export.id)
     return export

@@ -428,6 +428,33 @@ def test_mail_written_with_nobody_at_the_brokers_port_is_left_to_the_sweeper_at_
     assert count_where(Notification.status == "queued") == 2
 
 
+def test_other_work_handed_to_the_worker_gives_up_at_once_with_nobody_at_the_brokers_port(app, ctx):
+    """Every publish a request makes goes through `core.celery_app.publish`: a catalogue
+    refresh, a published dataset's address check, a survey's demand sync, a password-reset
+    lookup and a report each give up in well under a second and take their own fallback."""
+    from accounts import services as accounts_services
+    from demand import answers, catalogue
+    from surveys import tasks as survey_tasks
+
+    url = f"redis://127.0.0.1:{free_port()}/0"  # nobody listens there
+    calls = {
+        "catalogue refresh": lambda: catalogue._enqueue(1),
+        "address check": lambda: answers.enqueue_url_check(1),
+        "survey sync": lambda: survey_tasks.request_demand_sync(10**6),
+        "reset lookup": lambda: accounts_services._queue_lookup(
+            accounts_services.PASSWORD_RESET_TASK, "ana@example.org"
+        ),
+    }
+    with publishing_to(app, url):
+        for name, call in calls.items():
+            started = time.monotonic()
+            result = call()
+            took = time.monotonic() - started
+            assert took < PUBLISH_GIVES_UP_WITHIN, f"{name} took {took:.1f} s with the broker down"
+            if name == "catalogue refresh":
+                assert result is False  # said on the status: not queued
+
+
 def test_mail_written_after_the_broker_went_away_is_left_to_the_sweeper_at_once(app, ctx, broker):
     """The broker goes while the app holds an open connection to it in its pool: a request
     that writes mail gives up publishing at once, and the row waits queued until the
