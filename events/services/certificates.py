@@ -1,9 +1,11 @@
 """Attendance certificates (constancias de asistencia): a PDF for each person checked in at
 an event, issued once the event has started, verifiable by a random code on a public page.
 
-The PDF uses fpdf2's built-in Helvetica (no system font needed): it covers Latin-1, so
-every Spanish letter and sign (á, ñ, ü, ¿, ¡, «») prints; a character outside it is printed
-without its accent, or as "?".
+The PDF embeds DejaVu Sans (vendored in `events/fonts` with its licence, as subsets: only
+the glyphs used travel), so names print as written well beyond Spanish: Latin Extended
+(Łukasz Żółć, Nguyễn, Ōtani, Dvořák), Greek and Cyrillic. A character the font has no glyph
+for (Chinese, Japanese or Korean script, say) prints as its base letter when it has one,
+else as "?"; the certificate record and its verification page keep the name exactly.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import io
 import secrets
 import unicodedata
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import segno
@@ -33,6 +37,10 @@ from events.services.common import CODE_ALPHABET, KIND_LABELS, normalise_code
 
 # 16 characters of the registration codes' alphabet (no look-alikes): about 79 random bits.
 CERTIFICATE_CODE_LENGTH = 16
+# The faces the PDF embeds, from the repository (never a system font).
+CERTIFICATE_FONT_DIR = Path(__file__).resolve().parent.parent / "fonts"
+CERTIFICATE_FONT = "DejaVuSans"
+CERTIFICATE_FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
 
 
 def new_certificate_code() -> str:
@@ -155,28 +163,40 @@ def certificate_file_name(certificate: AttendanceCertificate) -> str:
     return f"{word}-{certificate.registration.event_id}.pdf"
 
 
-# Letters with a stroke or ligatures that Unicode does not decompose into a base letter.
-_UNDECOMPOSABLE = {"Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Ħ": "H", "ħ": "h", "Œ": "OE", "œ": "oe", "ı": "i"}
+def _certificate_pdf():
+    """A blank A4 landscape FPDF with the certificate's faces loaded."""
+    from fpdf import FPDF
+
+    pdf = FPDF(orientation="L", unit="mm", format="A4")
+    for style, file_name in CERTIFICATE_FONT_FILES.items():
+        pdf.add_font(CERTIFICATE_FONT, style, CERTIFICATE_FONT_DIR / file_name)
+    return pdf
 
 
-def _latin1(text: Any) -> str:
-    """Text Helvetica can print: Latin-1 as is, other letters without their accents."""
+@lru_cache(maxsize=1)
+def _drawable() -> frozenset[int]:
+    """The code points every face of the certificate has a glyph for."""
+    pdf = _certificate_pdf()
+    faces = [pdf.fonts[CERTIFICATE_FONT.lower() + style] for style in CERTIFICATE_FONT_FILES]
+    return frozenset.intersection(*(frozenset(face.cmap) for face in faces))
+
+
+def printable_on_certificate(text: Any) -> str:
+    """The text as the certificate prints it: composed (NFC), every character the font
+    draws as is; one it cannot draw as its base letter(s) when those can be drawn, else "?"
+    (never dropped silently, never an empty box)."""
+    drawable = _drawable()
     result = []
-    for ch in str(text):
-        if ch in "‘’":
-            ch = "'"
-        elif ch in "“”":
-            ch = '"'
-        elif ch in "–—":
-            ch = "-"
-        elif ch in _UNDECOMPOSABLE:
-            ch = _UNDECOMPOSABLE[ch]
-        try:
-            ch.encode("latin-1")
+    for ch in unicodedata.normalize("NFC", str(text)):
+        if ord(ch) in drawable:
             result.append(ch)
-        except UnicodeEncodeError:
-            base = unicodedata.normalize("NFKD", ch).encode("latin-1", "ignore").decode("latin-1")
-            result.append(base or "?")
+            continue
+        base = "".join(
+            part
+            for part in unicodedata.normalize("NFKD", ch)
+            if not unicodedata.combining(part) and ord(part) in drawable
+        )
+        result.append(base or "?")
     return "".join(result)
 
 
@@ -191,15 +211,14 @@ def certificate_event_dates(event: Event) -> str:
 
 def certificate_pdf(certificate: AttendanceCertificate) -> bytes:
     """The certificate as a one-page A4 landscape PDF, in the current language."""
-    from fpdf import FPDF
-
     registration = certificate.registration
     event = registration.event
     institution = event.institution
     url = certificate_verification_url(certificate)
-    pdf = FPDF(orientation="L", unit="mm", format="A4")
-    pdf.set_title(_latin1(_l("Constancia de asistencia")))
-    pdf.set_author(_latin1(institution.name))
+    pdf = _certificate_pdf()
+    # Document properties are Unicode text (not drawn): as written.
+    pdf.set_title(str(_l("Constancia de asistencia")))
+    pdf.set_author(institution.name)
     pdf.set_creator("Promueve")
     pdf.set_auto_page_break(False)
     pdf.add_page()
@@ -210,8 +229,9 @@ def certificate_pdf(certificate: AttendanceCertificate) -> bytes:
 
     def line(text: Any, size: float, *, style: str = "", height: float = 9, gap: float = 0) -> None:
         pdf.set_x(30)
-        pdf.set_font("Helvetica", style, size)
-        pdf.multi_cell(width, height, _latin1(text), align="C", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font(CERTIFICATE_FONT, style, size)
+        shown = printable_on_certificate(text)
+        pdf.multi_cell(width, height, shown, align="C", new_x="LMARGIN", new_y="NEXT")
         if gap:
             pdf.ln(gap)
 
@@ -233,12 +253,12 @@ def certificate_pdf(certificate: AttendanceCertificate) -> bytes:
     qr.seek(0)
     pdf.image(qr, x=30, y=150, w=38, h=38)
     pdf.set_xy(74, 160)
-    pdf.set_font("Helvetica", "", 10)
+    pdf.set_font(CERTIFICATE_FONT, "", 10)
     pdf.set_text_color(60, 60, 60)
     pdf.multi_cell(
         190,
         6,
-        _latin1(
+        printable_on_certificate(
             _l(
                 "Verifica esta constancia en %(url)s con el código %(code)s. Emitida el %(date)s.",
                 url=url,
