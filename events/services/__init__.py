@@ -27,6 +27,7 @@ from events.services.certificates import (  # noqa: F401
     export_certificates,
     new_certificate_code,
     normalise_certificate_code,
+    printable_on_certificate,
     verify_certificate,
 )
 from events.services.checkin import (  # noqa: F401

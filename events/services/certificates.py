@@ -181,7 +181,7 @@ def _drawable() -> frozenset[int]:
     return frozenset.intersection(*(frozenset(face.cmap) for face in faces))
 
 
-def printable(text: Any) -> str:
+def printable_on_certificate(text: Any) -> str:
     """The text as the certificate prints it: composed (NFC), every character the font
     draws as is; one it cannot draw as its base letter(s) when those can be drawn, else "?"
     (never dropped silently, never an empty box)."""
@@ -230,7 +230,8 @@ def certificate_pdf(certificate: AttendanceCertificate) -> bytes:
     def line(text: Any, size: float, *, style: str = "", height: float = 9, gap: float = 0) -> None:
         pdf.set_x(30)
         pdf.set_font(CERTIFICATE_FONT, style, size)
-        pdf.multi_cell(width, height, printable(text), align="C", new_x="LMARGIN", new_y="NEXT")
+        shown = printable_on_certificate(text)
+        pdf.multi_cell(width, height, shown, align="C", new_x="LMARGIN", new_y="NEXT")
         if gap:
             pdf.ln(gap)
 
@@ -257,7 +258,7 @@ def certificate_pdf(certificate: AttendanceCertificate) -> bytes:
     pdf.multi_cell(
         190,
         6,
-        printable(
+        printable_on_certificate(
             _l(
                 "Verifica esta constancia en %(url)s con el código %(code)s. Emitida el %(date)s.",
                 url=url,
