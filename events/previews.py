@@ -124,10 +124,14 @@ def register_event_previews() -> None:
         ("events/email/event_cancelled", _l("Se canceló «%(title)s»", title=TITLE), _context(), None),
         (
             "events/email/event_rescheduled",
-            _l("Cambió la fecha de «%(title)s»", title=TITLE),
+            # The notice covers a new time, a new place, or both (shown here) in one email.
+            _l("Cambió la fecha y el lugar de «%(title)s»", title=TITLE),
             _context(
+                moved=True,
                 old_starts_at=datetime(2026, 12, 2, 15, 0, tzinfo=UTC),
                 old_ends_at=datetime(2026, 12, 3, 0, 0, tzinfo=UTC),
+                place_changes=[(_l("Sede"), "Sala de juntas del INEGI", "Auditorio del INEGI")],
+                link_only=False,
             ),
             None,
         ),

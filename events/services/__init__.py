@@ -131,7 +131,10 @@ from events.services.listing import (  # noqa: F401
 from events.services.messages import (  # noqa: F401
     CONFIRMED_KIND,
     PROMOTED_KIND,
+    RELOCATED_KIND,
+    RESCHEDULED_KIND,
     WAITLISTED_KIND,
+    Place,
     attachment_name,
     confirmation_attachments,
     email_context,
@@ -139,6 +142,7 @@ from events.services.messages import (  # noqa: F401
     ics_attachment,
     ics_bytes,
     map_url,
+    place_of,
     qr_cid,
     qr_png,
     qr_svg_data_uri,

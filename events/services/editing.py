@@ -50,7 +50,7 @@ from events.services.common import (
 )
 from events.services.consent import _ask_consents, _sync_cohosts
 from events.services.images import event_image_ids
-from events.services.messages import _notify_rescheduled, email_context, event_url, ics_attachment
+from events.services.messages import _notify_changed, email_context, event_url, ics_attachment, place_of
 from events.services.registration import _promote_from_waitlist
 from notifications.services import notify
 
@@ -91,7 +91,8 @@ EVENT_FIELDS = (
     "cohosts",
     "questions",
 )
-# Changes to these reach people's calendars (SEQUENCE) and, when times move, their inboxes.
+# Changes to these reach people's calendars (SEQUENCE) and, when the time or the place (see
+# `messages.place_of`) moves, their inboxes.
 CALENDAR_FIELDS = {
     "title",
     "summary",
@@ -601,11 +602,13 @@ def check_event_data(
 
 
 def update_event(actor: User, event: Event, data: Mapping[str, Any]) -> Event:
-    """Edit an event; capacity changes are checked under the lock, moved times reschedule."""
+    """Edit an event; capacity changes are checked under the lock; a new time or place of a
+    published event is one notice to everyone registered."""
     if event.status in (EventStatus.completed, EventStatus.cancelled):
         raise DomainError(_l("Una actividad concluida o cancelada ya no se edita."))
     event = _lock_event(event.id)
     old_start, old_end = event.starts_at, event.ends_at
+    old_place = place_of(event)
     ordered = {k: v for k, v in data.items() if k in EVENT_FIELDS}
     if "timezone" in ordered:
         ordered = {"timezone": ordered.pop("timezone"), **ordered}
@@ -624,6 +627,7 @@ def update_event(actor: User, event: Event, data: Mapping[str, Any]) -> Event:
     counts = seat_counts(event.id)
     _check_capacity_not_below_confirmed(event, counts)
     moved = event.starts_at != old_start or event.ends_at != old_end
+    relocated = place_of(event) != old_place
     if moved and event.status == EventStatus.published and event.starts_at <= utcnow():
         raise _invalid(_l("La nueva fecha debe estar en el futuro."), "starts_at")
     event.updated_at = utcnow()
@@ -632,12 +636,20 @@ def update_event(actor: User, event: Event, data: Mapping[str, Any]) -> Event:
     details: dict[str, Any] = {"fields": sorted(changed)}
     if moved:
         details.update(old_starts_at=old_start.isoformat(), new_starts_at=event.starts_at.isoformat())
+    if relocated:
+        details.update(old_place=old_place.as_dict(), new_place=place_of(event).as_dict())
     audit.record("event.reschedule" if moved else "event.update", event, actor=actor, details=details)
     db.session.flush()
     _ask_consents(actor, event, named)
     if event.status == EventStatus.published:
-        if moved:
-            _notify_rescheduled(event, old_start, old_end)
+        # Where matters as much as when: both are transactional, never the organisers'
+        # (switchable) messages. An event already over has no one left to send anywhere.
+        if moved or (relocated and event.ends_at > utcnow()):
+            _notify_changed(
+                event,
+                moved_from=(old_start, old_end) if moved else None,
+                old_place=old_place if relocated else None,
+            )
         if {"capacity", "sector_seats", "waitlist"} & changed:
             _promote_from_waitlist(event)
         if moved or "reminder_offsets_minutes" in changed or changed & CALENDAR_FIELDS:

@@ -1,11 +1,12 @@
 """What registrants receive: email context, QR codes, `.ics` attachments, the confirmation and
-reschedule notices, and the reminders' content at fire time."""
+change (time and/or place) notices, and the reminders' content at fire time."""
 
 from __future__ import annotations
 
 import base64
 import io
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +23,7 @@ from core.models import User
 from core.timeutil import utcnow
 from core.urls import external_url
 from events import ical, reminders
-from events.models import Event, EventStatus, Registration, RegistrationStatus
+from events.models import Event, EventFormat, EventStatus, Registration, RegistrationStatus
 from events.services.common import FORMAT_LABELS, KIND_LABELS, _active_registrations, get_event
 from notifications.models import ScheduledNotification
 from notifications.services import (
@@ -159,24 +160,125 @@ def _notify_confirmed(registration: Registration, *, promoted: bool) -> None:
     )
 
 
-def _notify_rescheduled(event: Event, old_start: datetime, old_end: datetime) -> None:
+RESCHEDULED_KIND = "events.event_rescheduled"
+RELOCATED_KIND = "events.event_relocated"
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where an event happens, as registrants see it (the link only counts when it is used)."""
+
+    format: str
+    venue: str | None
+    address: str | None
+    state: str | None
+    online_url: str | None
+
+    def without_link(self) -> Place:
+        return replace(self, online_url=None)
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {
+            "format": self.format,
+            "venue": self.venue,
+            "address": self.address,
+            "state": self.state,
+            "online_url": self.online_url,
+        }
+
+
+def place_of(event: Event) -> Place:
+    """The place of `event` now (coordinates only place the map pin: not part of it)."""
+    online = event.format in (EventFormat.online, EventFormat.hybrid)
+    return Place(
+        format=str(event.format),
+        venue=event.venue or None,
+        address=event.address or None,
+        state=event.state or None,
+        online_url=(event.online_url or None) if online else None,
+    )
+
+
+def _place_changes(old: Place, new: Place) -> list[tuple[Any, Any, Any]]:
+    """(label, before, after) for each part of the place that differs; an empty part is "—"."""
+
+    def shown(value: str | None) -> str:
+        return value or "—"
+
+    changes: list[tuple[Any, Any, Any]] = []
+    if old.format != new.format:
+        changes.append(
+            (
+                _l("Modalidad"),
+                FORMAT_LABELS.get(EventFormat(old.format), old.format),  # lazy: the recipient's words
+                FORMAT_LABELS.get(EventFormat(new.format), new.format),
+            )
+        )
+    for label, name in ((_l("Sede"), "venue"), (_l("Dirección"), "address"), (_l("Entidad"), "state")):
+        before, after = getattr(old, name), getattr(new, name)
+        if before != after:
+            changes.append((label, shown(before), shown(after)))
+    if old.online_url != new.online_url:
+        changes.append((_l("Enlace para participar en línea"), shown(old.online_url), shown(new.online_url)))
+    return changes
+
+
+def _change_subject(title: str, *, moved: bool, place: bool, link_only: bool) -> LazyString:
+    if moved and place:
+        if link_only:
+            return _l("Cambió la fecha y el enlace de «%(title)s»", title=title)
+        return _l("Cambió la fecha y el lugar de «%(title)s»", title=title)
+    if moved:
+        return _l("Cambió la fecha de «%(title)s»", title=title)
+    if link_only:
+        return _l("Cambió el enlace de «%(title)s»", title=title)
+    return _l("Cambió el lugar de «%(title)s»", title=title)
+
+
+def _notify_changed(
+    event: Event, *, moved_from: tuple[datetime, datetime] | None, old_place: Place | None
+) -> None:
+    """Tell each registrant, in one transactional notice, that the time and/or the place of
+    `event` changed (old → new), with the `.ics` that moves it in their calendar.
+
+    Written in the caller's transaction, once per registration and `SEQUENCE` (a retry of
+    the same edit finds its rows). Waitlisted people hold no calendar entry and never see
+    the online link: they get no `.ics`, and no notice when only the link changed.
+    """
+    new_place = place_of(event)
     for registration in _active_registrations(event.id):
         if registration.user is None or registration.walk_in:
             continue
         confirmed = registration.status == RegistrationStatus.confirmed
+        changes: list[tuple[Any, Any, Any]] = []
+        if old_place is not None:
+            if confirmed:
+                changes = _place_changes(old_place, new_place)
+            else:
+                changes = _place_changes(old_place.without_link(), new_place.without_link())
+        if moved_from is None and not changes:
+            continue
+        link_only = bool(changes) and old_place.without_link() == new_place.without_link()
+        context: dict[str, Any] = {
+            **email_context(event, registration),
+            "moved": moved_from is not None,
+            "place_changes": changes,
+            "link_only": link_only,
+        }
+        if moved_from is not None:
+            context.update(old_starts_at=moved_from[0], old_ends_at=moved_from[1])
         notify(
             to=registration.user,
-            kind="events.event_rescheduled",
-            subject=_l("Cambió la fecha de «%(title)s»", title=event.title),
+            kind=RESCHEDULED_KIND if moved_from is not None else RELOCATED_KIND,
+            subject=_change_subject(
+                event.title, moved=moved_from is not None, place=bool(changes), link_only=link_only
+            ),
             template="events/email/event_rescheduled",
+            # One per edit (each bumps SEQUENCE) and person, whichever parts it covers.
             dedupe_key=f"event-rescheduled:{event.id}:{event.sequence}:{registration.id}",
             in_app=True,  # also in the notification centre, as a history
             link=event_url(event),
-            context={
-                **email_context(event, registration),
-                "old_starts_at": old_start,
-                "old_ends_at": old_end,
-            },
+            context=context,
             attachments=[ics_attachment(event, registration.user, "REQUEST")] if confirmed else None,
         )
 
