@@ -14,6 +14,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -182,16 +183,57 @@ def app():
     yield application
 
 
-def reset_database(app) -> None:
-    """Empty every table (PostgreSQL TRUNCATE; SQLite: a fresh copy of the migrated file)."""
-    from sqlalchemy import text
+_postgres_reset_sql: str | None = None
 
+
+def _postgres_reset(app) -> str:
+    """The statements that empty every table and restart every identity, in one round trip.
+
+    TRUNCATE of the ~75 tables cost one to two seconds per test here (every table, index and
+    TOAST table gets a new file); DELETE of the few rows a test wrote costs
+    milliseconds. With session_replication_role = replica no trigger fires, like TRUNCATE:
+    neither the foreign keys (every table is emptied in the same transaction) nor the
+    append-only guard of audit_log. That setting needs a superuser (the test user is one in
+    CI and locally); any other user keeps TRUNCATE … RESTART IDENTITY CASCADE.
+    """
+    global _postgres_reset_sql
+    if _postgres_reset_sql is None:
+        from sqlalchemy import text
+
+        tables = [f'"{t.name}"' for t in db.metadata.sorted_tables]
+        with app.app_context(), db.engine.connect() as conn:
+            superuser = conn.execute(
+                text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+            ).scalar()
+        if superuser:
+            _postgres_reset_sql = ";\n".join(
+                [
+                    "SET LOCAL session_replication_role = replica",
+                    *(f"DELETE FROM {table}" for table in tables),
+                    # RESTART IDENTITY: every sequence used since the last reset starts again.
+                    "SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, start_value, false) "
+                    "FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL",
+                ]
+            )
+        else:
+            _postgres_reset_sql = f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"
+    return _postgres_reset_sql
+
+
+def reset_database(app) -> None:
+    """Empty every table and restart its ids (PostgreSQL: DELETE with no trigger firing, see
+    `_postgres_reset`; SQLite: a fresh copy of the migrated file)."""
     with app.app_context():
         db.session.remove()
         if IS_POSTGRES:
-            tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
-            with db.engine.begin() as conn:
-                conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            statements = _postgres_reset(app)
+            raw = db.engine.raw_connection()
+            try:
+                with raw.cursor() as cursor:
+                    cursor.execute(statements)  # no parameters: several statements in one go
+                raw.commit()
+            finally:
+                raw.close()
         else:
             db.engine.dispose()
             for suffix in ("-wal", "-shm"):
@@ -218,6 +260,170 @@ def _clean_state(request):
     application.extensions.pop("promueve_redis", None)
     with application.app_context():
         db.session.remove()
+
+
+# --- the demo data (`flask seed-demo`), seeded once per process ---------------------------------
+
+DEMO_SCHEMA = "demo_snapshot"
+
+
+@dataclass
+class DemoSeed:
+    """What the first `flask seed-demo` did, on empty tables (see the `demo` fixture)."""
+
+    accounts: list[tuple[str, str, str]]  # what seed_demo() returned: (who, email, password)
+    exit_code: int  # the command's
+    output: str  # the command's
+    network_calls: list[str]  # catalogue fetches it attempted (refused: the demo is offline)
+
+
+def _seed_demo_on_empty_tables(app) -> DemoSeed:
+    """`flask seed-demo` on empty tables and an empty Redis db, with every catalogue fetch
+    refused and recorded."""
+    import redis
+
+    import demo as demo_module
+    from demand import catalogue
+
+    reset_database(app)
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    returned: list[list[tuple[str, str, str]]] = []
+    network_calls: list[str] = []
+    seed_demo = demo_module.seed_demo
+
+    def recording_seed_demo():
+        returned.append(seed_demo())
+        return returned[-1]
+
+    def offline(*args, **kwargs):
+        network_calls.append(repr((args, kwargs)))
+        raise AssertionError("the demo must not touch the network")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(demo_module, "seed_demo", recording_seed_demo)
+        patch.setattr(catalogue, "fetch_json", offline)
+        result = app.test_cli_runner().invoke(args=["seed-demo"])
+    with app.app_context():
+        db.session.remove()
+    if not returned:
+        raise RuntimeError(f"flask seed-demo failed (exit {result.exit_code}):\n{result.output}") from (
+            result.exception
+        )
+    return DemoSeed(returned[0], result.exit_code, result.output, network_calls)
+
+
+def _copy_tables_sql(conn, reset_sql: str) -> str:
+    """Copy every non-empty table into the schema DEMO_SCHEMA; return the statements that
+    empty the tables, insert the copies back with no trigger firing and set each sequence
+    where it is now."""
+    from sqlalchemy import text
+
+    conn.execute(text(f"DROP SCHEMA IF EXISTS {DEMO_SCHEMA} CASCADE"))
+    conn.execute(text(f"CREATE SCHEMA {DEMO_SCHEMA}"))
+    statements = [reset_sql]
+    stored = text(  # generated columns are computed again on insert
+        "SELECT attname FROM pg_attribute WHERE attrelid = CAST(:table AS regclass) "
+        "AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum"
+    )
+    for table in db.metadata.sorted_tables:
+        if not conn.execute(text(f'SELECT EXISTS (SELECT 1 FROM public."{table.name}")')).scalar():
+            continue
+        names = conn.execute(stored, {"table": f'public."{table.name}"'}).scalars()
+        columns = ", ".join(f'"{name}"' for name in names)
+        conn.execute(
+            text(f'CREATE TABLE {DEMO_SCHEMA}."{table.name}" AS SELECT {columns} FROM public."{table.name}"')
+        )
+        copy = f'{DEMO_SCHEMA}."{table.name}"'
+        statements.append(f'INSERT INTO public."{table.name}" ({columns}) SELECT {columns} FROM {copy}')
+    sequences = text(
+        "SELECT sequencename, last_value FROM pg_sequences "
+        "WHERE schemaname = current_schema() AND last_value IS NOT NULL"
+    )
+    for name, value in conn.execute(sequences):
+        statements.append(f"SELECT setval('public.\"{name}\"', {int(value)}, true)")
+    return ";\n".join(statements)
+
+
+class _DemoSnapshot:
+    """The tables and Redis keys right after `_seed_demo_on_empty_tables`, put back in
+    milliseconds: on PostgreSQL the rows are copied into the schema DEMO_SCHEMA of the same
+    database and inserted back with no trigger firing (session_replication_role, as in
+    `_postgres_reset`), the sequences set where the seed left them; on SQLite the database
+    file is copied. Without a superuser on PostgreSQL `restore` returns False (triggers would
+    fire on the insert) and the caller seeds again."""
+
+    def __init__(self, app):
+        import redis
+
+        self.app = app
+        self.restore_sql: str | None = None
+        with app.app_context():
+            db.session.remove()
+            if IS_POSTGRES:
+                reset_sql = _postgres_reset(app)
+                if not reset_sql.startswith("TRUNCATE"):
+                    with db.engine.begin() as conn:
+                        self.restore_sql = _copy_tables_sql(conn, reset_sql)
+            else:
+                db.engine.dispose()
+                shutil.copy(WORKDIR / "test.db", WORKDIR / "demo.db")
+        client = redis.Redis.from_url(REDIS_URL)
+        self.redis_keys = [(key, client.pttl(key), client.dump(key)) for key in client.scan_iter()]
+
+    def restore(self) -> bool:
+        import redis
+
+        if IS_POSTGRES and self.restore_sql is None:
+            return False
+        with self.app.app_context():
+            db.session.remove()
+            if IS_POSTGRES:
+                raw = db.engine.raw_connection()
+                try:
+                    with raw.cursor() as cursor:
+                        cursor.execute(self.restore_sql)
+                    raw.commit()
+                finally:
+                    raw.close()
+            else:
+                db.engine.dispose()
+                for suffix in ("-wal", "-shm"):
+                    (WORKDIR / f"test.db{suffix}").unlink(missing_ok=True)
+                shutil.copy(WORKDIR / "demo.db", WORKDIR / "test.db")
+        client = redis.Redis.from_url(REDIS_URL)
+        client.flushdb()
+        for key, ttl, value in self.redis_keys:
+            if value is not None:  # gone (expired) between SCAN and DUMP
+                client.restore(key, max(ttl, 0), value, replace=True)
+        return True
+
+    def drop(self) -> None:
+        from sqlalchemy import text
+
+        if self.restore_sql is not None:
+            with self.app.app_context(), db.engine.begin() as conn:
+                conn.execute(text(f"DROP SCHEMA IF EXISTS {DEMO_SCHEMA} CASCADE"))
+
+
+@pytest.fixture(scope="session")
+def _demo_snapshot(app):
+    seeded = _seed_demo_on_empty_tables(app)
+    snapshot = _DemoSnapshot(app)
+    yield seeded, snapshot
+    snapshot.drop()
+
+
+@pytest.fixture
+def demo(app, _demo_snapshot, _clean_state) -> DemoSeed:
+    """The demo data, as `flask seed-demo` left it on this test's empty tables (and Redis db).
+
+    seed_demo() takes half a minute; it runs once per process, on empty tables, through the
+    command, with the network refused, and its rows and Redis keys are put back for each test
+    that asks (see `_DemoSnapshot`). The value says what that run returned and printed."""
+    seeded, snapshot = _demo_snapshot
+    if not snapshot.restore():
+        seeded = _seed_demo_on_empty_tables(app)
+    return seeded
 
 
 @pytest.fixture

@@ -24,8 +24,8 @@ def snapshot():
     )
 
 
-def test_seed_demo_has_a_challenge_in_every_state_and_is_idempotent(app, ctx, client):
-    seed_demo()
+def test_seed_demo_has_a_challenge_in_every_state_and_is_idempotent(app, demo, ctx, client):
+    # `demo`: what seed_demo() wrote on empty tables (tests/conftest.py).
     states = set(db.session.execute(select(Challenge.status)).scalars())
     assert states == {s.value for s in ChallengeStatus}
     counts = snapshot()

@@ -95,10 +95,10 @@ def test_users_import_is_all_or_nothing_and_reports_lines(app, tmp_path):
         assert all(u.is_verified for u in users)
 
 
-def test_seed_demo_is_idempotent(app):
+def test_seed_demo_is_idempotent(app, demo):
     runner = app.test_cli_runner()
-    first = runner.invoke(args=["seed-demo"])
-    assert first.exit_code == 0 and "Enlace-INEGI-2026" in first.output
+    # `demo`: the first `flask seed-demo`, on empty tables, and what it left (tests/conftest.py).
+    assert demo.exit_code == 0 and "Enlace-INEGI-2026" in demo.output
     counts = (count(app, User), count(app, Institution), count(app, Membership), count(app, AuditEntry))
     assert counts[1] >= 5
     second = runner.invoke(args=["seed-demo"])

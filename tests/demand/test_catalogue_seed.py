@@ -12,12 +12,14 @@ from demand.models import Dataset
 from demo import INSTITUTIONS, seed_demo
 
 
-def test_every_demo_institution_gets_a_catalogue_from_fixtures(app, ctx, monkeypatch):
+def test_every_demo_institution_gets_a_catalogue_from_fixtures(app, demo, ctx, monkeypatch):
+    # `demo` ran seed_demo() on empty tables with catalogue.fetch_json refused and recorded.
+    assert demo.network_calls == []
+
     def offline(*args, **kwargs):
         raise AssertionError("the demo must not touch the network")
 
     monkeypatch.setattr(catalogue, "fetch_json", offline)
-    seed_demo()
     assert {spec["slug"] for spec in INSTITUTIONS} == set(DEMO_CATALOGUES)
     kinds = set()
     for institution in db.session.execute(select(Institution)).scalars():

@@ -17,8 +17,8 @@ def _counts():
     )
 
 
-def test_seed_demo_adds_demand_in_every_state_and_is_idempotent(app, ctx):
-    seed_demo()
+def test_seed_demo_adds_demand_in_every_state_and_is_idempotent(app, demo, ctx):
+    # `demo`: what seed_demo() wrote on empty tables (tests/conftest.py).
     statuses = set(db.session.execute(select(DemandItem.status)).scalars())
     assert statuses >= {
         "received",

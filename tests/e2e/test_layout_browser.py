@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import func, select
 
 from core.extensions import db
-from demo import seed_demo
 from tests.e2e.conftest import (
     BLOCKING_IMPACTS,
     axe_violations,
@@ -39,8 +38,8 @@ def _first(statement) -> int:
     return value
 
 
-def _seed(app) -> dict:
-    """The demo data, the demo accounts and the pages each role visits."""
+def _pages(app, demo) -> dict:
+    """The demo accounts and the pages each role visits, from the demo data."""
     from challenges.models import Challenge, ShowcaseItem
     from core.models import Institution
     from demand.models import Dataset, DemandItem
@@ -49,7 +48,7 @@ def _seed(app) -> dict:
     from surveys.models import Survey, SurveyStatus
 
     with app.app_context():
-        accounts = {who: (email, password) for who, email, password in seed_demo()}
+        accounts = {who: (email, password) for who, email, password in demo.accounts}
         inegi = _first(select(Institution.id).where(Institution.slug == "inegi"))
         upcoming = _first(
             select(Event.id)
@@ -349,8 +348,8 @@ def _outbox_search_on_a_phone(browser, base_url: str, roles: dict) -> None:
         check_axe(page, "admin 360px /admin/outbox?q=…")
 
 
-def test_layout_at_360_and_1280_px_for_every_role(app, browser, base_url):
-    roles = _seed(app)
+def test_layout_at_360_and_1280_px_for_every_role(app, demo, browser, base_url):
+    roles = _pages(app, demo)
     _phone_menu_opens(browser, base_url, roles)
     _outbox_search_on_a_phone(browser, base_url, roles)
     _every_page_fits(browser, base_url, roles)

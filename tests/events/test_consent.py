@@ -17,7 +17,6 @@ from accounts.services import issue_api_token
 from core.exceptions import DomainError
 from core.extensions import db
 from core.models import AuditEntry, Institution
-from demo import seed_demo
 from events import services
 from events.models import Commitment, ConsentStatus, EventCohost
 from notifications.models import InAppNotification, Notification
@@ -349,8 +348,8 @@ def test_answers_are_refused_once_given(app, ctx):
 # --- demo ------------------------------------------------------------------------------------------
 
 
-def test_demo_cohosts_are_accepted(app, ctx):
-    seed_demo()
+def test_demo_cohosts_are_accepted(app, demo, ctx):
+    # `demo`: what seed_demo() wrote on empty tables (tests/conftest.py).
     rows = db.session.execute(select(EventCohost)).scalars().all()
     assert rows and all(row.status == ConsentStatus.accepted for row in rows)
 

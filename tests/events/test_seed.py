@@ -18,8 +18,8 @@ def snapshot():
     )
 
 
-def test_seed_demo_adds_events_of_each_kind_and_is_idempotent(app, ctx):
-    accounts = seed_demo()
+def test_seed_demo_adds_events_of_each_kind_and_is_idempotent(app, demo, ctx):
+    accounts = demo.accounts  # seed_demo() on empty tables (tests/conftest.py: `demo`)
     assert ("ciudadana", "ciudadana@promueve.example", "Ciudadana-Promueve-2026") in accounts
     events = list(db.session.execute(select(Event)).scalars())
     now = utcnow()
@@ -42,9 +42,8 @@ def test_seed_demo_adds_events_of_each_kind_and_is_idempotent(app, ctx):
     assert snapshot() == before
 
 
-def test_demo_pages_render(app, client):
+def test_demo_pages_render(app, demo, client):
     with app.app_context():
-        seed_demo()
         event_ids = list(db.session.execute(select(Event.id)).scalars())
     assert client.get("/events").status_code == 200
     assert client.get("/events?when=past").status_code == 200

@@ -9,8 +9,8 @@ from demo import seed_demo
 from surveys.models import QuestionKind, Survey, SurveyQuestion, SurveyResponse, WikiVote
 
 
-def test_seed_demo_adds_surveys_of_every_kind_with_answers(app, ctx):
-    seed_demo()
+def test_seed_demo_adds_surveys_of_every_kind_with_answers(app, demo, ctx):
+    # `demo`: what seed_demo() wrote on empty tables (tests/conftest.py).
     kinds = set(db.session.execute(select(SurveyQuestion.kind)).scalars())
     assert kinds == {k.value for k in QuestionKind}
     statuses = set(db.session.execute(select(Survey.status)).scalars())
