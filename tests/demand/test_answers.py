@@ -90,7 +90,15 @@ def test_missing_details_are_422(setting):
     _inegi, liaison, _asker, item = setting
     cases = [
         ({"status": "scheduled"}, "committed_on"),
-        ({"status": "scheduled", "committed_on": date.today() - timedelta(days=1)}, "committed_on"),
+        # Yesterday where the institution is (the machine's date is UTC: from 00:00 to 06:00
+        # UTC its "yesterday" is still today in Mexico City).
+        (
+            {
+                "status": "scheduled",
+                "committed_on": answers.local_today(item.institution) - timedelta(days=1),
+            },
+            "committed_on",
+        ),
         ({"status": "published"}, "dataset_url"),
         ({"status": "published", "dataset_url": "ftp://x.example.org/file"}, "dataset_url"),
         ({"status": "not_possible", "explanation": "No."}, "reason_code"),
